@@ -1,0 +1,31 @@
+/* log: the one place messages leave the daemon.
+ *
+ * Foreground mounts write to stderr, daemonized ones to syslog. Any thread may
+ * call these. Secrets must never reach a log call: use log_redact_url() for
+ * URLs (presigned query strings are credentials), never print keys.
+ */
+#ifndef UMONGOFS_LOG_H
+#define UMONGOFS_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <syslog.h>
+
+/* level: a syslog level (LOG_ERR .. LOG_DEBUG); messages above it are dropped. */
+void log_init(int level, int use_syslog);
+int log_level(void);
+
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Copies url into buf without its query string and fragment ("...?<redacted>"),
+ * truncating to n bytes. Returns buf. */
+const char *log_redact_url(const char *url, char *buf, size_t n);
+
+#endif

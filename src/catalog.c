@@ -1,0 +1,1078 @@
+/* catalog: the tree, its names and inodes, and the TTL cache of listings.
+ *
+ * Shape (interface.md): root -> regions -> clusters -> backups, plus batch
+ * directories (sharded clusters), oplog/ and logs/ inside a cluster. A
+ * cluster listing (two API calls) fills the cluster and all the directories
+ * below it at once, so those have no listing of their own.
+ *
+ * A refresh builds a list of "specs" (what the directory should hold) without
+ * the lock, then merges it under the lock: children are matched to existing
+ * nodes by key (the provider's id), so nodes, and with them inode numbers,
+ * survive refreshes; names are recomputed by names_assign and children are
+ * kept sorted by name for binary search.
+ */
+#include "catalog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "listing.h"
+#include "log.h"
+#include "names.h"
+
+#define XATTR_PREFIX "user.umongofs."
+
+struct xattr {
+    char *name; /* without XATTR_PREFIX */
+    char *value;
+};
+
+struct node {
+    uint64_t ino;
+    enum cat_kind kind;
+    struct node *parent;
+    char *key;  /* identity within the parent: an id, or "oplog"/"logs" */
+    char *name; /* current display name */
+    bool gone;  /* left its listing; kept so the inode stays valid */
+
+    /* directories */
+    struct node **children; /* sorted by name */
+    size_t n_children;
+    bool listed;
+    bool refreshing;
+    time_t listed_at;
+
+    /* attributes */
+    uint64_t size;
+    bool size_verified;
+    bool readable;
+    int64_t mtime;
+
+    /* download / listing identity */
+    char *region;
+    char *zone;
+    char *cluster_id;
+    char *object_id;
+
+    struct xattr *xattrs;
+    size_t n_xattrs;
+};
+
+struct catalog {
+    pthread_mutex_t lock;
+    pthread_cond_t refreshed;
+    struct catalog_source src;
+    unsigned dir_ttl;
+    bool show_all;
+    char **regions; /* NULL-terminated or NULL */
+    int64_t mount_time;
+
+    struct node **by_ino; /* by_ino[ino] */
+    size_t n_ino, cap_ino;
+    struct node *root;
+};
+
+/* What a refresh wants a directory to hold. */
+struct spec {
+    enum cat_kind kind;
+    char *key;
+    char *raw_name;
+    char *id; /* for the collision suffix */
+    uint64_t size;
+    bool readable;
+    int64_t mtime;
+    char *region, *zone, *cluster_id, *object_id;
+    struct xattr *xattrs;
+    size_t n_xattrs;
+    struct spec *sub; /* children of a batch/oplog/logs directory */
+    size_t n_sub;
+};
+
+/* ---------- small helpers ---------- */
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Keys carry their kind ("b:", "l:", ...) so ids of different kinds never meet. */
+static char *make_key(const char *prefix, const char *id)
+{
+    char *k = NULL;
+    return asprintf(&k, "%s%s", prefix, id) < 0 ? NULL : k;
+}
+
+static void xattrs_free(struct xattr *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(x[i].name);
+        free(x[i].value);
+    }
+    free(x);
+}
+
+static void spec_clear(struct spec *s)
+{
+    free(s->key);
+    free(s->raw_name);
+    free(s->id);
+    free(s->region);
+    free(s->zone);
+    free(s->cluster_id);
+    free(s->object_id);
+    xattrs_free(s->xattrs, s->n_xattrs);
+    for (size_t i = 0; i < s->n_sub; i++)
+        spec_clear(&s->sub[i]);
+    free(s->sub);
+    memset(s, 0, sizeof(*s));
+}
+
+static void specs_free(struct spec *s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++)
+        spec_clear(&s[i]);
+    free(s);
+}
+
+/* Adds an xattr when value is non-NULL. Returns -ENOMEM on failure. */
+static int spec_xattr(struct spec *s, const char *name, const char *value)
+{
+    if (!value)
+        return 0;
+    struct xattr *x = realloc(s->xattrs, (s->n_xattrs + 1) * sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    s->xattrs = x;
+    x[s->n_xattrs].name = strdup(name);
+    x[s->n_xattrs].value = strdup(value);
+    s->n_xattrs++;
+    if (!x[s->n_xattrs - 1].name || !x[s->n_xattrs - 1].value)
+        return -ENOMEM;
+    return 0;
+}
+
+static int spec_xattr_int(struct spec *s, const char *name, int64_t v)
+{
+    if (v < 0)
+        return 0;
+    char tmp[32];
+    snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+    return spec_xattr(s, name, tmp);
+}
+
+static bool is_dir_kind(enum cat_kind k)
+{
+    return k == CAT_ROOT || k == CAT_REGION || k == CAT_CLUSTER || k == CAT_BATCH ||
+           k == CAT_OPLOGDIR || k == CAT_LOGSDIR;
+}
+
+static int64_t pick_time(int64_t a, int64_t b, int64_t c)
+{
+    return a >= 0 ? a : b >= 0 ? b : c >= 0 ? c : 0;
+}
+
+/* ---------- nodes ---------- */
+
+static struct node *node_new(struct catalog *c, enum cat_kind kind, struct node *parent)
+{
+    if (c->n_ino >= c->cap_ino) {
+        size_t ncap = c->cap_ino ? c->cap_ino * 2 : 256;
+        struct node **t = realloc(c->by_ino, ncap * sizeof(*t));
+        if (!t)
+            return NULL;
+        memset(t + c->cap_ino, 0, (ncap - c->cap_ino) * sizeof(*t));
+        c->by_ino = t;
+        c->cap_ino = ncap;
+    }
+    struct node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->ino = c->n_ino;
+    n->kind = kind;
+    n->parent = parent;
+    n->readable = true;
+    c->by_ino[c->n_ino++] = n;
+    return n;
+}
+
+static void node_free(struct node *n)
+{
+    free(n->key);
+    free(n->name);
+    free(n->children);
+    free(n->region);
+    free(n->zone);
+    free(n->cluster_id);
+    free(n->object_id);
+    xattrs_free(n->xattrs, n->n_xattrs);
+    free(n);
+}
+
+static void node_stat(const struct node *n, struct cat_stat *st)
+{
+    st->ino = n->ino;
+    st->kind = n->kind;
+    st->is_dir = is_dir_kind(n->kind);
+    st->readable = n->readable;
+    st->size = st->is_dir ? 0 : n->size;
+    st->mtime = n->mtime;
+    unsigned subdirs = 0;
+    for (size_t i = 0; i < n->n_children; i++)
+        subdirs += is_dir_kind(n->children[i]->kind);
+    st->nlink = st->is_dir ? 2 + subdirs : 1;
+}
+
+static int cmp_child_name(const void *a, const void *b)
+{
+    const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+static struct node *child_by_name(const struct node *dir, const char *name, size_t len)
+{
+    size_t lo = 0, hi = dir->n_children;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *mn = dir->children[mid]->name;
+        int r = strncmp(name, mn, len);
+        if (r == 0)
+            r = mn[len] == '\0' ? 0 : -1;
+        if (r == 0)
+            return dir->children[mid];
+        if (r < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* Bubbles a newer time up to the ancestors (a directory shows its newest child). */
+static void bump_mtime(struct node *n)
+{
+    for (struct node *p = n->parent; p && p->mtime < n->mtime; n = p, p = p->parent)
+        p->mtime = n->mtime;
+}
+
+/* ---------- merge a spec list into a directory (lock held) ---------- */
+
+static void mark_gone(struct node *n)
+{
+    n->gone = true;
+    for (size_t i = 0; i < n->n_children; i++)
+        mark_gone(n->children[i]);
+    free(n->children);
+    n->children = NULL;
+    n->n_children = 0;
+    n->listed = false;
+}
+
+static int cmp_node_key(const void *a, const void *b)
+{
+    const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
+    return strcmp(x->key, y->key);
+}
+
+/* Moves the attributes of s into n (s keeps its key, name and subs). */
+static void node_take_spec(struct node *n, struct spec *s)
+{
+#define TAKE(f)                                                                                    \
+    do {                                                                                           \
+        free(n->f);                                                                                \
+        n->f = s->f;                                                                               \
+        s->f = NULL;                                                                               \
+    } while (0)
+    TAKE(region);
+    TAKE(zone);
+    TAKE(cluster_id);
+    TAKE(object_id);
+#undef TAKE
+    xattrs_free(n->xattrs, n->n_xattrs);
+    n->xattrs = s->xattrs;
+    n->n_xattrs = s->n_xattrs;
+    s->xattrs = NULL;
+    s->n_xattrs = 0;
+    if (!n->size_verified)
+        n->size = s->size;
+    n->readable = s->readable;
+    n->mtime = s->mtime;
+}
+
+/* Gives every spec its final name (names[i], malloc'd). */
+static int assign_names(const struct node *dir, const struct spec *specs, size_t n, char **names)
+{
+    static const char *const cluster_reserved[] = {"oplog", "logs", NULL};
+    const char **raw = calloc(n + 1, sizeof(*raw));
+    const char **ids = calloc(n + 1, sizeof(*ids));
+    size_t *idx = calloc(n + 1, sizeof(*idx));
+    char **assigned = calloc(n + 1, sizeof(*assigned));
+    int rc = -ENOMEM;
+    if (!raw || !ids || !idx || !assigned)
+        goto out;
+    /* oplog/ and logs/ keep their plain names; entries named like them get
+     * the id suffix (they are reserved in every cluster directory). */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i].kind == CAT_OPLOGDIR || specs[i].kind == CAT_LOGSDIR) {
+            names[i] = strdup(specs[i].kind == CAT_OPLOGDIR ? "oplog" : "logs");
+            if (!names[i])
+                goto out;
+            continue;
+        }
+        raw[m] = specs[i].raw_name;
+        ids[m] = specs[i].id;
+        idx[m++] = i;
+    }
+    rc = names_assign(raw, ids, m, dir->kind == CAT_CLUSTER ? cluster_reserved : NULL, assigned);
+    if (rc == 0)
+        for (size_t k = 0; k < m; k++)
+            names[idx[k]] = assigned[k];
+out:
+    free(raw);
+    free(ids);
+    free(idx);
+    free(assigned);
+    return rc;
+}
+
+static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, size_t n,
+                       time_t now)
+{
+    int rc = -ENOMEM;
+    struct node **kids = calloc(n + 1, sizeof(*kids));
+    char **names = calloc(n + 1, sizeof(*names));
+    size_t n_old = dir->n_children;
+    struct node **old = malloc((n_old + 1) * sizeof(*old));
+    bool *used = calloc(n_old + 1, sizeof(*used));
+    if (!kids || !names || !old || !used)
+        goto out;
+    rc = assign_names(dir, specs, n, names);
+    if (rc)
+        goto out;
+    rc = -ENOMEM;
+
+    /* Match by key against the current children so nodes (and inodes) survive. */
+    memcpy(old, dir->children, n_old * sizeof(*old));
+    qsort(old, n_old, sizeof(*old), cmp_node_key);
+    for (size_t i = 0; i < n; i++) {
+        struct node *k = NULL;
+        struct node probe = {.key = specs[i].key}, *pp = &probe;
+        struct node **hit = n_old ? bsearch(&pp, old, n_old, sizeof(*old), cmp_node_key) : NULL;
+        if (hit && !used[hit - old] && (*hit)->kind == specs[i].kind) {
+            k = *hit;
+            used[hit - old] = true;
+        } else {
+            k = node_new(c, specs[i].kind, dir);
+            if (!k)
+                goto out;
+            k->key = specs[i].key;
+            specs[i].key = NULL;
+        }
+        k->gone = false;
+        free(k->name);
+        k->name = names[i];
+        names[i] = NULL;
+        node_take_spec(k, &specs[i]);
+        kids[i] = k;
+        if (is_dir_kind(k->kind) && k->kind != CAT_REGION && k->kind != CAT_CLUSTER) {
+            /* batch/oplog/logs: filled by this same listing */
+            rc = apply_specs(c, k, specs[i].sub, specs[i].n_sub, now);
+            if (rc)
+                goto out;
+            rc = -ENOMEM;
+            k->listed = true;
+            k->listed_at = now;
+        }
+    }
+    for (size_t i = 0; i < n_old; i++)
+        if (!used[i])
+            mark_gone(old[i]);
+
+    qsort(kids, n, sizeof(*kids), cmp_child_name);
+    free(dir->children);
+    dir->children = kids;
+    dir->n_children = n;
+    kids = NULL;
+    for (size_t i = 0; i < n; i++)
+        bump_mtime(dir->children[i]);
+    rc = 0;
+out:
+    if (names)
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+    free(names);
+    free(old);
+    free(used);
+    free(kids);
+    return rc;
+}
+
+static int cmp_spec_key(const void *a, const void *b)
+{
+    return strcmp(((const struct spec *)a)->key, ((const struct spec *)b)->key);
+}
+
+/* The provider may list an id twice; one entry per key survives. */
+static size_t dedupe_specs(struct spec *s, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(s, n, sizeof(*s), cmp_spec_key);
+    size_t w = 1;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(s[i].key, s[w - 1].key) == 0) {
+            log_warn("listing repeats id %s; keeping the first", s[i].key);
+            spec_clear(&s[i]);
+            continue;
+        }
+        if (w != i) {
+            s[w] = s[i];
+            memset(&s[i], 0, sizeof(s[i]));
+        }
+        w++;
+    }
+    return w;
+}
+
+/* ---------- building specs from listings (no lock) ---------- */
+
+static int call_source(struct catalog *c, const char *action, const struct api_param *p, size_t n,
+                       cJSON **out)
+{
+    return c->src.call(c->src.ctx, action, p, n, out);
+}
+
+static bool region_wanted(const struct catalog *c, const char *region)
+{
+    if (!c->regions)
+        return true;
+    for (char **r = c->regions; *r; r++)
+        if (strcmp(*r, region) == 0)
+            return true;
+    return false;
+}
+
+static int list_root(struct catalog *c, struct spec **out, size_t *n_out)
+{
+    cJSON *j = NULL;
+    struct listing_region *r = NULL;
+    size_t n = 0, m = 0;
+    struct spec *s = NULL;
+    int rc = call_source(c, "GetRegion", NULL, 0, &j);
+    if (rc)
+        goto out;
+    rc = listing_parse_regions(j, &r, &n);
+    if (rc)
+        goto out;
+    rc = -ENOMEM;
+    s = calloc(n + 1, sizeof(*s));
+    if (!s)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!region_wanted(c, r[i].region))
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < m && !dup; k++)
+            dup = strcmp(s[k].region, r[i].region) == 0;
+        if (dup)
+            continue; /* GetRegion answers once per zone */
+        struct spec *e = &s[m++];
+        e->kind = CAT_REGION;
+        e->key = make_key("r:", r[i].region);
+        e->raw_name = strdup(r[i].region);
+        e->id = strdup(r[i].region);
+        e->region = strdup(r[i].region);
+        e->readable = true;
+        e->mtime = c->mount_time;
+        if (!e->key || !e->raw_name || !e->id || !e->region ||
+            spec_xattr(e, "region", r[i].region))
+            goto out;
+    }
+    *out = s;
+    *n_out = m;
+    s = NULL;
+    rc = 0;
+out:
+    specs_free(s, m);
+    listing_free_regions(&r, n);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int list_region(struct catalog *c, const char *region, struct spec **out, size_t *n_out)
+{
+    cJSON *j = NULL;
+    struct listing_cluster *l = NULL;
+    size_t n = 0, m = 0;
+    struct spec *s = NULL;
+    struct api_param p[] = {{"Region", region}};
+    int rc = call_source(c, "ListUMongoDBInstances", p, 1, &j);
+    if (rc)
+        goto out;
+    rc = listing_parse_clusters(j, &l, &n);
+    if (rc)
+        goto out;
+    rc = -ENOMEM;
+    s = calloc(n + 1, sizeof(*s));
+    if (!s)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!l[i].zone) {
+            log_warn("cluster %s has no Zone; skipped", l[i].cluster_id);
+            continue;
+        }
+        struct spec *e = &s[m++];
+        e->kind = CAT_CLUSTER;
+        e->key = make_key("c:", l[i].cluster_id);
+        e->raw_name = xstrdup(l[i].name);
+        e->id = strdup(l[i].cluster_id);
+        e->region = strdup(region);
+        e->zone = strdup(l[i].zone);
+        e->cluster_id = strdup(l[i].cluster_id);
+        e->readable = true;
+        e->mtime = pick_time(l[i].create_time, -1, c->mount_time);
+        if (!e->key || !e->id || !e->region || !e->zone || !e->cluster_id ||
+            (l[i].name && !e->raw_name) || spec_xattr(e, "cluster_id", l[i].cluster_id) ||
+            spec_xattr(e, "name", l[i].name ? l[i].name : "") ||
+            spec_xattr(e, "zone", l[i].zone) || spec_xattr(e, "db_version", l[i].db_version) ||
+            spec_xattr(e, "cluster_type", l[i].cluster_type) ||
+            spec_xattr(e, "state", l[i].state))
+            goto out;
+    }
+    *out = s;
+    *n_out = dedupe_specs(s, m);
+    s = NULL;
+    rc = 0;
+out:
+    specs_free(s, m);
+    listing_free_clusters(&l, n);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int backup_spec(struct spec *e, const struct listing_backup *b, const struct node *cl,
+                       bool in_batch)
+{
+    bool oplog = b->type && strcmp(b->type, "oplog") == 0;
+    e->kind = oplog ? CAT_OPLOG : CAT_BACKUP;
+    e->key = make_key("b:", b->backup_id);
+    /* Inside a batch every file shares the BackupName: the replica set tells them apart. */
+    const char *raw = in_batch && b->virtual_cluster_id ? b->virtual_cluster_id : b->name;
+    e->raw_name = xstrdup(raw);
+    e->id = strdup(b->backup_id);
+    e->region = xstrdup(cl->region);
+    e->zone = xstrdup(cl->zone);
+    e->cluster_id = xstrdup(cl->cluster_id);
+    e->object_id = strdup(b->backup_id);
+    e->readable = b->state && strcmp(b->state, "Success") == 0;
+    e->size = e->readable && b->size > 0 ? (uint64_t)b->size : 0;
+    e->mtime = pick_time(b->end_time, b->start_time, -1);
+    if (!e->key || !e->id || !e->object_id || !e->region || !e->zone || !e->cluster_id ||
+        (raw && !e->raw_name))
+        return -ENOMEM;
+    if (spec_xattr(e, "backup_id", b->backup_id) || spec_xattr(e, "cluster_id", cl->cluster_id) ||
+        spec_xattr(e, "name", b->name ? b->name : "") ||
+        spec_xattr(e, "zone", b->zone ? b->zone : cl->zone) || spec_xattr(e, "type", b->type) ||
+        spec_xattr(e, "state", b->state) || spec_xattr_int(e, "start_time", b->start_time) ||
+        spec_xattr_int(e, "end_time", b->end_time) ||
+        spec_xattr(e, "batch_id", b->batch_id && *b->batch_id ? b->batch_id : NULL) ||
+        spec_xattr(e, "replica_type", b->replica_type) ||
+        spec_xattr(e, "virtual_cluster_id", b->virtual_cluster_id))
+        return -ENOMEM;
+    return 0;
+}
+
+static int log_spec(struct spec *e, const struct listing_log *l, const struct node *cl)
+{
+    e->kind = CAT_LOG;
+    e->key = make_key("l:", l->package_id);
+    e->raw_name = xstrdup(l->name);
+    e->id = strdup(l->package_id);
+    e->region = xstrdup(cl->region);
+    e->zone = xstrdup(cl->zone);
+    e->cluster_id = xstrdup(cl->cluster_id);
+    e->object_id = strdup(l->package_id);
+    e->readable = l->state && strcmp(l->state, "Package_Success") == 0;
+    e->size = e->readable && l->size > 0 ? (uint64_t)l->size : 0;
+    e->mtime = pick_time(l->finish_time, l->end, l->create_time);
+    if (!e->key || !e->id || !e->object_id || !e->region || !e->zone || !e->cluster_id ||
+        (l->name && !e->raw_name))
+        return -ENOMEM;
+    if (spec_xattr(e, "package_id", l->package_id) || spec_xattr(e, "name", l->name) ||
+        spec_xattr(e, "package_type", l->package_type) || spec_xattr(e, "node_id", l->node_id) ||
+        spec_xattr(e, "role", l->role) || spec_xattr(e, "state", l->state) ||
+        spec_xattr(e, "cluster_id", cl->cluster_id))
+        return -ENOMEM;
+    return 0;
+}
+
+/* A directory spec (batch, oplog, logs) whose children are subs. */
+static struct spec *dir_spec(struct spec *s, size_t *m, enum cat_kind kind, const char *id,
+                             const char *raw_name, const struct node *cl)
+{
+    struct spec *e = &s[(*m)++];
+    e->kind = kind;
+    e->key = make_key(kind == CAT_BATCH ? "batch:" : ":", id);
+    e->raw_name = xstrdup(raw_name);
+    e->id = strdup(id);
+    e->region = xstrdup(cl->region);
+    e->zone = xstrdup(cl->zone);
+    e->cluster_id = xstrdup(cl->cluster_id);
+    e->readable = true;
+    if (!e->key || !e->id || (raw_name && !e->raw_name))
+        return NULL;
+    return e;
+}
+
+static int add_sub(struct spec *dir, struct spec **slot)
+{
+    struct spec *t = realloc(dir->sub, (dir->n_sub + 1) * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    dir->sub = t;
+    memset(&t[dir->n_sub], 0, sizeof(*t));
+    *slot = &t[dir->n_sub++];
+    return 0;
+}
+
+static int cmp_backup_batch(const void *a, const void *b)
+{
+    const struct listing_backup *x = *(const struct listing_backup *const *)a;
+    const struct listing_backup *y = *(const struct listing_backup *const *)b;
+    int r = strcmp(x->batch_id, y->batch_id);
+    return r ? r : strcmp(x->backup_id, y->backup_id);
+}
+
+/* Turns a cluster's backups and log packages into the specs of the cluster
+ * directory: plain backups, batch directories, oplog/ and logs/. */
+static int cluster_specs(struct catalog *c, const struct node *cl, bool sharded,
+                         struct listing_backup *b, size_t nb, struct listing_log *l, size_t nl,
+                         struct spec **out, size_t *n_out)
+{
+    int rc = -ENOMEM;
+    size_t m = 0;
+    struct spec *s = calloc(nb + 3, sizeof(*s));
+    const struct listing_backup **batched = calloc(nb + 1, sizeof(*batched));
+    struct spec *oplog = NULL, *logs = NULL, *slot;
+    size_t n_batched = 0;
+    if (!s || !batched)
+        goto out;
+    for (size_t i = 0; i < nb; i++) {
+        bool ok = b[i].state && strcmp(b[i].state, "Success") == 0;
+        if (!ok && !c->show_all)
+            continue;
+        bool is_oplog = b[i].type && strcmp(b[i].type, "oplog") == 0;
+        if (is_oplog) {
+            if (!oplog && !(oplog = dir_spec(s, &m, CAT_OPLOGDIR, "oplog", "oplog", cl)))
+                goto out;
+            if (add_sub(oplog, &slot) || backup_spec(slot, &b[i], cl, false))
+                goto out;
+            if (slot->mtime > oplog->mtime)
+                oplog->mtime = slot->mtime;
+        } else if (sharded && b[i].batch_id && *b[i].batch_id) {
+            batched[n_batched++] = &b[i];
+        } else if (backup_spec(&s[m++], &b[i], cl, false)) {
+            goto out;
+        }
+    }
+    /* Group the sharded backups by BatchId: one directory per backup run. */
+    qsort(batched, n_batched, sizeof(*batched), cmp_backup_batch);
+    for (size_t i = 0; i < n_batched;) {
+        size_t j = i;
+        while (j < n_batched && strcmp(batched[j]->batch_id, batched[i]->batch_id) == 0)
+            j++;
+        const char *bname = NULL;
+        for (size_t k = i; k < j && !bname; k++)
+            if (batched[k]->name && *batched[k]->name)
+                bname = batched[k]->name;
+        struct spec *d = dir_spec(s, &m, CAT_BATCH, batched[i]->batch_id, bname, cl);
+        if (!d || spec_xattr(d, "batch_id", batched[i]->batch_id) ||
+            spec_xattr(d, "cluster_id", cl->cluster_id) || spec_xattr(d, "name", bname))
+            goto out;
+        for (size_t k = i; k < j; k++) {
+            if (add_sub(d, &slot) || backup_spec(slot, batched[k], cl, true))
+                goto out;
+            if (slot->mtime > d->mtime)
+                d->mtime = slot->mtime;
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        bool ok = l[i].state && strcmp(l[i].state, "Package_Success") == 0;
+        if (!ok && !c->show_all)
+            continue;
+        if (!logs && !(logs = dir_spec(s, &m, CAT_LOGSDIR, "logs", "logs", cl)))
+            goto out;
+        if (add_sub(logs, &slot) || log_spec(slot, &l[i], cl))
+            goto out;
+        if (slot->mtime > logs->mtime)
+            logs->mtime = slot->mtime;
+    }
+    if (oplog)
+        oplog->n_sub = dedupe_specs(oplog->sub, oplog->n_sub);
+    if (logs)
+        logs->n_sub = dedupe_specs(logs->sub, logs->n_sub);
+    *out = s;
+    *n_out = dedupe_specs(s, m);
+    s = NULL;
+    rc = 0;
+out:
+    specs_free(s, m);
+    free(batched);
+    return rc;
+}
+
+/* ---------- refresh (takes and drops the lock) ---------- */
+
+/* The directory whose listing fills d: batch/oplog/logs are filled by their cluster. */
+static struct node *listing_owner(struct node *d)
+{
+    return (d->kind == CAT_BATCH || d->kind == CAT_OPLOGDIR || d->kind == CAT_LOGSDIR) ? d->parent
+                                                                                       : d;
+}
+
+static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharded,
+                         struct spec **s, size_t *n)
+{
+    struct api_param p[] = {
+        {"Region", snap->region}, {"Zone", snap->zone}, {"ClusterId", snap->cluster_id}};
+    cJSON *jb = NULL, *jl = NULL;
+    struct listing_backup *b = NULL;
+    struct listing_log *l = NULL;
+    size_t nb = 0, nl = 0;
+    int rc = call_source(c, "ListUMongoDBBackup", p, 3, &jb);
+    if (!rc)
+        rc = listing_parse_backups(jb, &b, &nb);
+    if (!rc)
+        rc = call_source(c, "ListUMongoDBLogPackage", p, 3, &jl);
+    if (!rc)
+        rc = listing_parse_logs(jl, &l, &nl);
+    if (!rc)
+        rc = cluster_specs(c, snap, sharded, b, nb, l, nl, s, n);
+    listing_free_backups(&b, nb);
+    listing_free_logs(&l, nl);
+    cJSON_Delete(jb);
+    cJSON_Delete(jl);
+    return rc;
+}
+
+static bool xattr_is(const struct node *n, const char *name, const char *value)
+{
+    for (size_t i = 0; i < n->n_xattrs; i++)
+        if (strcmp(n->xattrs[i].name, name) == 0)
+            return strcmp(n->xattrs[i].value, value) == 0;
+    return false;
+}
+
+/* Makes sure d's listing is fresh. Called and returns with c->lock held; drops
+ * it while talking to the API. Serves the old listing when a refresh fails. */
+static int ensure_listed(struct catalog *c, struct node *d)
+{
+    d = listing_owner(d);
+    for (;;) {
+        if (d->gone)
+            return -ENOENT;
+        if (!d->refreshing)
+            break;
+        pthread_cond_wait(&c->refreshed, &c->lock);
+    }
+    time_t now = time(NULL);
+    if (d->listed && now - d->listed_at < (time_t)c->dir_ttl)
+        return 0;
+
+    d->refreshing = true;
+    /* Copy what the calls need: the node's strings may be replaced meanwhile. */
+    struct node snap = {.kind = d->kind,
+                        .region = xstrdup(d->region),
+                        .zone = xstrdup(d->zone),
+                        .cluster_id = xstrdup(d->cluster_id)};
+    bool sharded = xattr_is(d, "cluster_type", "SharedCluster");
+    pthread_mutex_unlock(&c->lock);
+
+    struct spec *s = NULL;
+    size_t n = 0;
+    int rc;
+    if (d->kind == CAT_ROOT)
+        rc = list_root(c, &s, &n);
+    else if (d->kind == CAT_REGION)
+        rc = snap.region ? list_region(c, snap.region, &s, &n) : -ENOMEM;
+    else
+        rc = (snap.region && snap.zone && snap.cluster_id) ? fetch_cluster(c, &snap, sharded, &s, &n)
+                                                           : -ENOMEM;
+    free(snap.region);
+    free(snap.zone);
+    free(snap.cluster_id);
+
+    pthread_mutex_lock(&c->lock);
+    now = time(NULL);
+    if (rc == 0) {
+        rc = apply_specs(c, d, s, n, now);
+        if (rc == 0) {
+            d->listed = true;
+            d->listed_at = now;
+        }
+    }
+    if (rc && d->listed) {
+        /* Stale beats failing: keep serving the old listing, retry soon. */
+        log_warn("listing refresh failed (%s); serving the previous listing", strerror(-rc));
+        time_t retry_in = c->dir_ttl < 5 ? c->dir_ttl : 5;
+        d->listed_at = now - (time_t)c->dir_ttl + retry_in;
+        rc = 0;
+    }
+    d->refreshing = false;
+    pthread_cond_broadcast(&c->refreshed);
+    pthread_mutex_unlock(&c->lock);
+    specs_free(s, n);
+    pthread_mutex_lock(&c->lock);
+    return rc;
+}
+
+/* Walks path from the root, listing directories on the way. Lock held. */
+static int resolve(struct catalog *c, const char *path, struct node **out)
+{
+    struct node *n = c->root;
+    const char *p = path;
+    while (*p == '/')
+        p++;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (!is_dir_kind(n->kind))
+            return -ENOTDIR;
+        int rc = ensure_listed(c, n);
+        if (rc)
+            return rc;
+        struct node *k = child_by_name(n, p, len);
+        if (!k)
+            return -ENOENT;
+        n = k;
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    if (n->gone)
+        return -ENOENT;
+    *out = n;
+    return 0;
+}
+
+/* ---------- public ---------- */
+
+struct catalog *catalog_new(const struct catalog_opts *o)
+{
+    struct catalog *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->refreshed, NULL);
+    c->src = o->source;
+    c->dir_ttl = o->dir_ttl;
+    c->show_all = o->show_all;
+    c->mount_time = time(NULL);
+    c->n_ino = 1; /* inode 0 is never used; the root is 1 */
+    if (o->regions) {
+        size_t k = 0;
+        while (o->regions[k])
+            k++;
+        c->regions = calloc(k + 1, sizeof(*c->regions));
+        for (size_t i = 0; c->regions && i < k; i++)
+            if (!(c->regions[i] = strdup(o->regions[i])))
+                goto fail;
+        if (!c->regions)
+            goto fail;
+    }
+    c->root = node_new(c, CAT_ROOT, NULL);
+    if (!c->root)
+        goto fail;
+    c->root->key = strdup("/");
+    c->root->name = strdup("/");
+    c->root->mtime = c->mount_time;
+    if (!c->root->key || !c->root->name)
+        goto fail;
+    return c;
+fail:
+    catalog_free(&c);
+    return NULL;
+}
+
+void catalog_free(struct catalog **pc)
+{
+    struct catalog *c = *pc;
+    if (!c)
+        return;
+    for (size_t i = 1; i < c->n_ino; i++)
+        node_free(c->by_ino[i]);
+    free(c->by_ino);
+    if (c->regions)
+        for (char **r = c->regions; *r; r++)
+            free(*r);
+    free(c->regions);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->refreshed);
+    free(c);
+    *pc = NULL;
+}
+
+int catalog_stat(struct catalog *c, const char *path, struct cat_stat *st)
+{
+    pthread_mutex_lock(&c->lock);
+    struct node *n;
+    int rc = resolve(c, path, &n);
+    if (!rc)
+        node_stat(n, st);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int catalog_readdir(struct catalog *c, const char *path, catalog_fill_fn fill, void *ctx)
+{
+    pthread_mutex_lock(&c->lock);
+    struct node *d;
+    int rc = resolve(c, path, &d);
+    if (!rc && !is_dir_kind(d->kind))
+        rc = -ENOTDIR;
+    if (!rc)
+        rc = ensure_listed(c, d);
+    size_t n = 0;
+    char **names = NULL;
+    struct cat_stat *sts = NULL;
+    if (!rc) {
+        /* Copy out, then call fill without the lock (it may block on the kernel). */
+        n = d->n_children;
+        names = calloc(n + 1, sizeof(*names));
+        sts = calloc(n + 1, sizeof(*sts));
+        if (!names || !sts)
+            rc = -ENOMEM;
+        for (size_t i = 0; !rc && i < n; i++) {
+            names[i] = strdup(d->children[i]->name);
+            node_stat(d->children[i], &sts[i]);
+            if (!names[i])
+                rc = -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (fill(ctx, names[i], &sts[i]))
+            break;
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(sts);
+    return rc;
+}
+
+int catalog_object(struct catalog *c, const char *path, struct cat_object *obj)
+{
+    memset(obj, 0, sizeof(*obj));
+    pthread_mutex_lock(&c->lock);
+    struct node *n;
+    int rc = resolve(c, path, &n);
+    if (!rc && is_dir_kind(n->kind))
+        rc = -EISDIR;
+    if (!rc) {
+        obj->ino = n->ino;
+        obj->kind = n->kind;
+        obj->size = n->size;
+        obj->size_verified = n->size_verified;
+        obj->readable = n->readable;
+        obj->region = xstrdup(n->region);
+        obj->zone = xstrdup(n->zone);
+        obj->cluster_id = xstrdup(n->cluster_id);
+        obj->object_id = xstrdup(n->object_id);
+        if (!obj->region || !obj->zone || !obj->cluster_id || !obj->object_id)
+            rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc)
+        catalog_object_clear(obj);
+    return rc;
+}
+
+void catalog_object_clear(struct cat_object *o)
+{
+    free(o->region);
+    free(o->zone);
+    free(o->cluster_id);
+    free(o->object_id);
+    memset(o, 0, sizeof(*o));
+}
+
+void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size)
+{
+    pthread_mutex_lock(&c->lock);
+    if (ino > 0 && ino < c->n_ino && !is_dir_kind(c->by_ino[ino]->kind)) {
+        struct node *n = c->by_ino[ino];
+        if (n->size != size)
+            log_info("%s: object store length %" PRIu64 " replaces the listed %" PRIu64,
+                     n->name, size, n->size);
+        n->size = size;
+        n->size_verified = true;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf,
+                     size_t size)
+{
+    pthread_mutex_lock(&c->lock);
+    struct node *n;
+    int rc = resolve(c, path, &n);
+    if (!rc) {
+        rc = -ENODATA;
+        size_t plen = strlen(XATTR_PREFIX);
+        for (size_t i = 0; strncmp(name, XATTR_PREFIX, plen) == 0 && i < n->n_xattrs; i++) {
+            if (strcmp(name + plen, n->xattrs[i].name) != 0)
+                continue;
+            size_t len = strlen(n->xattrs[i].value);
+            if (size == 0)
+                rc = (int)len;
+            else if (len > size)
+                rc = -ERANGE;
+            else {
+                memcpy(buf, n->xattrs[i].value, len);
+                rc = (int)len;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int catalog_listxattr(struct catalog *c, const char *path, char *buf, size_t size)
+{
+    pthread_mutex_lock(&c->lock);
+    struct node *n;
+    int rc = resolve(c, path, &n);
+    if (!rc) {
+        size_t total = 0;
+        for (size_t i = 0; i < n->n_xattrs; i++)
+            total += strlen(XATTR_PREFIX) + strlen(n->xattrs[i].name) + 1;
+        if (size == 0) {
+            rc = (int)total;
+        } else if (total > size) {
+            rc = -ERANGE;
+        } else {
+            char *w = buf;
+            for (size_t i = 0; i < n->n_xattrs; i++)
+                w += sprintf(w, "%s%s", XATTR_PREFIX, n->xattrs[i].name) + 1;
+            rc = (int)total;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void catalog_invalidate(struct catalog *c)
+{
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 1; i < c->n_ino; i++)
+        c->by_ino[i]->listed_at = 0;
+    pthread_mutex_unlock(&c->lock);
+}

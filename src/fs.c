@@ -1,0 +1,341 @@
+/* fs: FUSE operations over the catalog and readers. See fs.h. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "log.h"
+
+#define FS_BLKSIZE (1u << 20) /* st_blksize: makes cp/cat issue 1 MiB reads */
+
+/* One open file. */
+struct fs_file {
+    struct reader *reader;
+    uint64_t ino;
+};
+
+/* What the reader needs to get (and replace) this file's download URL. */
+struct url_ctx {
+    struct urls *urls;
+    struct cat_object obj;
+};
+
+static struct fs_ctx *ctx(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+int fs_errno(int rc)
+{
+    switch (rc) {
+    case 0:
+        return 0;
+    case -ENOENT:
+    case -ENOTDIR:
+    case -EISDIR:
+    case -EACCES:
+    case -EPERM:
+    case -ENOMEM:
+    case -ENODATA:
+    case -ERANGE:
+    case -EROFS:
+        return -rc;
+    default:
+        /* Timeouts, exhausted retries, malformed answers, changed objects:
+         * all are I/O errors to the user, never "no such file". */
+        return EIO;
+    }
+}
+
+static void fill_stat(const struct cat_stat *cs, struct stat *st)
+{
+    struct fs_ctx *c = ctx();
+    memset(st, 0, sizeof(*st));
+    st->st_ino = cs->ino;
+    st->st_nlink = cs->nlink;
+    st->st_uid = c->uid;
+    st->st_gid = c->gid;
+    st->st_blksize = FS_BLKSIZE;
+    st->st_mtime = st->st_ctime = st->st_atime = (time_t)cs->mtime;
+    if (cs->is_dir) {
+        st->st_mode = S_IFDIR | 0555;
+    } else {
+        /* Unfinished backups (show_all) cannot be read: say so in the mode. */
+        st->st_mode = S_IFREG | (cs->readable ? 0444 : 0);
+        st->st_size = (off_t)cs->size;
+        st->st_blocks = (blkcnt_t)((cs->size + 511) / 512);
+    }
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    struct fs_ctx *c = ctx();
+    cfg->use_ino = 1;
+    cfg->entry_timeout = c->attr_timeout;
+    cfg->attr_timeout = c->attr_timeout;
+    cfg->negative_timeout = 0;
+    cfg->nullpath_ok = 0;
+    /* Async reads through many background requests: the defaults (12) throttle us. */
+    conn->max_background = 64;
+    conn->congestion_threshold = 48;
+    conn->max_readahead = 1u << 20;
+    conn->want |= FUSE_CAP_ASYNC_READ;
+    c->readers = reader_pool_new(&c->reader_opts);
+    if (!c->readers)
+        log_err("cannot start the read workers; reads will fail");
+    return c;
+}
+
+static void fs_destroy(void *data)
+{
+    struct fs_ctx *c = data;
+    reader_pool_free(&c->readers);
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    struct cat_stat cs;
+    int rc = catalog_stat(ctx()->catalog, path, &cs);
+    if (rc)
+        return -fs_errno(rc);
+    fill_stat(&cs, st);
+    return 0;
+}
+
+struct fill_ctx {
+    void *buf;
+    fuse_fill_dir_t filler;
+    enum fuse_fill_dir_flags flags;
+};
+
+static int fill_one(void *p, const char *name, const struct cat_stat *cs)
+{
+    struct fill_ctx *f = p;
+    struct stat st;
+    fill_stat(cs, &st);
+    return f->filler(f->buf, name, &st, 0, f->flags);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    struct fill_ctx f = {buf, filler, (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0};
+    filler(buf, ".", NULL, 0, 0);
+    filler(buf, "..", NULL, 0, 0);
+    return -fs_errno(catalog_readdir(ctx()->catalog, path, fill_one, &f));
+}
+
+static int url_for(void *p, const char *stale, char **url)
+{
+    struct url_ctx *u = p;
+    return urls_get(u->urls, &u->obj, stale, url);
+}
+
+static void url_ctx_free(void *p)
+{
+    struct url_ctx *u = p;
+    catalog_object_clear(&u->obj);
+    free(u);
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+    struct fs_ctx *c = ctx();
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+        return -EROFS;
+    if (!c->readers)
+        return -EIO;
+    struct url_ctx *u = calloc(1, sizeof(*u));
+    struct fs_file *f = calloc(1, sizeof(*f));
+    int rc = -ENOMEM;
+    if (!u || !f)
+        goto fail;
+    u->urls = c->urls;
+    rc = catalog_object(c->catalog, path, &u->obj);
+    if (rc)
+        goto fail;
+    if (!u->obj.readable) {
+        rc = -EACCES;
+        goto fail;
+    }
+    f->ino = u->obj.ino;
+    bool verified = u->obj.size_verified;
+    uint64_t listed = u->obj.size;
+    f->reader = reader_open(c->readers, url_for, u, url_ctx_free);
+    if (!f->reader) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    u = NULL; /* owned by the reader now */
+    fi->keep_cache = 1; /* backups never change under the same id */
+    if (!verified) {
+        /* The listing's size may be wrong; learn the true one before the
+         * kernel trusts it, since it stops reading at st_size. */
+        uint64_t size = 0;
+        rc = reader_probe(f->reader, &size);
+        if (rc)
+            goto fail;
+        catalog_set_size(c->catalog, f->ino, size);
+        if (size != listed) {
+            /* The kernel still holds the listed size for this inode; read
+             * around its page cache so every byte reaches the reader. */
+            fi->direct_io = 1;
+            fi->keep_cache = 0;
+            /* And make it ask for the attributes again (st_size). */
+            fuse_invalidate_path(fuse_get_context()->fuse, path);
+        }
+    }
+    fi->fh = (uint64_t)(uintptr_t)f;
+    return 0;
+fail:
+    if (f)
+        reader_close(&f->reader);
+    free(f);
+    if (u)
+        url_ctx_free(u);
+    return -fs_errno(rc);
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+    if (off < 0)
+        return -EINVAL;
+    ssize_t n = reader_read(f->reader, buf, size, (uint64_t)off);
+    return n < 0 ? -fs_errno((int)n) : (int)n;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+    struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+    if (f) {
+        reader_close(&f->reader);
+        free(f);
+    }
+    return 0;
+}
+
+static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+    int rc = catalog_getxattr(ctx()->catalog, path, name, value, size);
+    return rc < 0 ? -fs_errno(rc) : rc;
+}
+
+static int fs_listxattr(const char *path, char *list, size_t size)
+{
+    int rc = catalog_listxattr(ctx()->catalog, path, list, size);
+    return rc < 0 ? -fs_errno(rc) : rc;
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+    memset(sv, 0, sizeof(*sv));
+    sv->f_bsize = FS_BLKSIZE;
+    sv->f_frsize = FS_BLKSIZE;
+    sv->f_namemax = 255;
+    sv->f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+    return 0;
+}
+
+static int fs_access(const char *path, int mask)
+{
+    if (mask & W_OK)
+        return -EROFS;
+    struct cat_stat cs;
+    return -fs_errno(catalog_stat(ctx()->catalog, path, &cs));
+}
+
+/* Everything that would change the tree: read-only by construction. */
+static int ro_path(const char *path, mode_t mode)
+{
+    return -EROFS;
+}
+static int ro_mknod(const char *path, mode_t mode, dev_t dev)
+{
+    return -EROFS;
+}
+static int ro_one(const char *path)
+{
+    return -EROFS;
+}
+static int ro_two(const char *from, const char *to)
+{
+    return -EROFS;
+}
+static int ro_rename(const char *from, const char *to, unsigned int flags)
+{
+    return -EROFS;
+}
+static int ro_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+static int ro_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+static int ro_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+static int ro_write(const char *path, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+static int ro_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+static int ro_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+static int ro_setxattr(const char *path, const char *name, const char *value, size_t size,
+                       int flags)
+{
+    return -EROFS;
+}
+static int ro_fallocate(const char *path, int mode, off_t off, off_t len,
+                        struct fuse_file_info *fi)
+{
+    return -EROFS;
+}
+
+static const struct fuse_operations fs_ops = {
+    .init = fs_init,
+    .destroy = fs_destroy,
+    .getattr = fs_getattr,
+    .readdir = fs_readdir,
+    .open = fs_open,
+    .read = fs_read,
+    .release = fs_release,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
+    .statfs = fs_statfs,
+    .access = fs_access,
+    .mkdir = ro_path,
+    .mknod = ro_mknod,
+    .unlink = ro_one,
+    .rmdir = ro_one,
+    .symlink = ro_two,
+    .link = ro_two,
+    .rename = ro_rename,
+    .chmod = ro_chmod,
+    .chown = ro_chown,
+    .truncate = ro_truncate,
+    .write = ro_write,
+    .create = ro_create,
+    .utimens = ro_utimens,
+    .setxattr = ro_setxattr,
+    .removexattr = ro_two,
+    .fallocate = ro_fallocate,
+};
+
+const struct fuse_operations *fs_operations(void)
+{
+    return &fs_ops;
+}

@@ -1,0 +1,350 @@
+/* main: command line, credentials, the credential check, mount, daemonize.
+ *
+ * Nothing below this file knows about argv. The order matters for users:
+ * every check that can fail (options, credentials, the API answering with
+ * our keys) runs before the mount, so a failure is one line on stderr, a
+ * non-zero exit and no mount left behind; the process daemonizes only once
+ * the mount is up.
+ */
+#define FUSE_USE_VERSION 35
+#include <errno.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "catalog.h"
+#include "config.h"
+#include "fs.h"
+#include "http.h"
+#include "log.h"
+#include "urls.h"
+
+#define DEFAULT_API_URL "https://api.dezai.com/"
+
+struct options {
+    char *api_url;
+    char *profile;
+    char *credentials;
+    char *project_id;
+    char *regions;
+    char *cafile;
+    char *block_size;
+    char *readahead;
+    int intranet;
+    int show_all;
+    unsigned url_ttl;
+    unsigned dir_ttl;
+    unsigned timeout;
+    unsigned retries;
+    unsigned max_conns;
+    char *nonopt[3];
+    int n_nonopt;
+};
+
+#define OPT(t, f) {t, offsetof(struct options, f), 1}
+static const struct fuse_opt opt_spec[] = {
+    OPT("api_url=%s", api_url),       OPT("profile=%s", profile),
+    OPT("credentials=%s", credentials), OPT("project_id=%s", project_id),
+    OPT("regions=%s", regions),       OPT("cafile=%s", cafile),
+    OPT("intranet", intranet),        OPT("show_all", show_all),
+    OPT("url_ttl=%u", url_ttl),       OPT("dir_ttl=%u", dir_ttl),
+    OPT("timeout=%u", timeout),       OPT("retries=%u", retries),
+    OPT("max_conns=%u", max_conns),   OPT("block_size=%s", block_size),
+    OPT("readahead=%s", readahead),   FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    struct options *o = data;
+    if (key == FUSE_OPT_KEY_NONOPT) {
+        if (o->n_nonopt >= 3)
+            return 1; /* let fuse_parse_cmdline complain */
+        o->nonopt[o->n_nonopt++] = strdup(arg);
+        return 0;
+    }
+    return 1;
+}
+
+static void usage(const char *prog)
+{
+    printf("usage: %s [options] MOUNTPOINT\n"
+           "       %s [options] SOURCE MOUNTPOINT   (mount(8)/fstab form; SOURCE is a profile\n"
+           "                                        name or \"umongofs\")\n\n"
+           "Mounts the managed-MongoDB backups of a Dezai account as a read-only tree:\n"
+           "MOUNTPOINT/<region>/<cluster>/<backup>\n\n"
+           "general options:\n"
+           "    -h, --help             print this help and exit\n"
+           "    -V, --version          print the version and exit\n"
+           "    -f                     stay in the foreground\n"
+           "    -d                     debug output (implies -f)\n"
+           "    -s                     single-threaded\n"
+           "    -o opt[,opt...]        mount options, below\n\n"
+           "umongofs options:\n"
+           "    -o api_url=URL         API endpoint (default " DEFAULT_API_URL
+           ", env DEZAI_API_URL)\n"
+           "    -o profile=NAME        profile in ~/.dezai (default: the active one, else default)\n"
+           "    -o credentials=FILE    JSON file {\"public_key\": ..., \"private_key\": ...}, mode 600\n"
+           "    -o project_id=ID       ProjectId sent with every call (default: the profile's)\n"
+           "    -o regions=R1:R2       show only these regions (default: all)\n"
+           "    -o intranet            download through IntranetAddress\n"
+           "    -o url_ttl=SEC         lifetime asked for download URLs (default 3600)\n"
+           "    -o dir_ttl=SEC         how long a listing is trusted (default 60)\n"
+           "    -o show_all            also show unfinished backups (size 0, unreadable)\n"
+           "    -o timeout=SEC         longest a stalled request may hang before a retry (default 30)\n"
+           "    -o retries=N           retries of a failed request before an error (default 5)\n"
+           "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
+           "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
+           "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
+           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
+           "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
+           "    -o allow_other         let other users see the mount\n"
+           "    -o auto_unmount        unmount when the process dies\n\n"
+           "credentials, first match wins: DEZAI_PUBLIC_KEY + DEZAI_PRIVATE_KEY in the\n"
+           "environment; -o credentials=FILE; ~/.dezai/credential.json and config.json.\n"
+           "Unmount with: fusermount3 -u MOUNTPOINT\n",
+           prog, prog);
+}
+
+/* "2M", "512K", "1048576" -> bytes; 0 on error. */
+static size_t parse_size(const char *s)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return 0;
+    if (*end == 'K' || *end == 'k')
+        v <<= 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        v <<= 30, end++;
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    return *end || v > (1ull << 34) ? 0 : (size_t)v;
+}
+
+/* "a:b:c" -> NULL-terminated array (the strings point into s). */
+static char **split_regions(char *s)
+{
+    size_t n = 1;
+    for (char *p = s; *p; p++)
+        n += *p == ':' || *p == ',';
+    char **v = calloc(n + 1, sizeof(*v));
+    if (!v)
+        return NULL;
+    size_t k = 0;
+    for (char *save = NULL, *t = strtok_r(s, ":", &save); t; t = strtok_r(NULL, ":", &save))
+        v[k++] = t;
+    return v;
+}
+
+static int list_call(void *ctx, const char *action, const struct api_param *p, size_t n,
+                     cJSON **out)
+{
+    return api_call(ctx, action, p, n, -1, out);
+}
+
+/* One GetRegion with a short timeout and a single retry: wrong keys or a dead
+ * endpoint must fail the mount within seconds. */
+static int check_api(const struct api_opts *base, const char *source)
+{
+    struct api_opts o = *base;
+    o.timeout_s = o.timeout_s < 10 ? o.timeout_s : 10;
+    struct api_client *c = api_new(&o);
+    if (!c) {
+        fprintf(stderr, "umongofs: out of memory\n");
+        return -1;
+    }
+    int saved = log_level();
+    log_init(LOG_CRIT, 0); /* one line from us, not the API layer's retries */
+    cJSON *j = NULL;
+    int rc = api_call(c, "GetRegion", NULL, 0, 1, &j);
+    log_init(saved, 0);
+    cJSON_Delete(j);
+    if (rc == -EACCES)
+        fprintf(stderr,
+                "umongofs: the API at %s refused the keys from %s (permission denied): %s\n",
+                base->url, source, api_last_error());
+    else if (rc)
+        fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", base->url, api_last_error());
+    api_free(&c);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct options o = {.url_ttl = 3600, .dir_ttl = 60, .timeout = 30, .retries = 5,
+                        .max_conns = 8};
+    struct fuse_cmdline_opts cmd = {0};
+    struct credentials cred = {0};
+    struct api_client *api = NULL;
+    struct catalog *cat = NULL;
+    struct urls *urls = NULL;
+    struct http_pool *data_http = NULL;
+    struct fuse *fuse = NULL;
+    char **regions = NULL;
+    char err[512] = "";
+    int ret = 1, mounted = 0;
+
+    if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1)
+        goto out;
+    /* SOURCE MOUNTPOINT (mount(8)) or MOUNTPOINT alone. */
+    const char *source = NULL;
+    if (o.n_nonopt == 2)
+        source = o.nonopt[0];
+    if (o.n_nonopt > 2) {
+        fprintf(stderr, "umongofs: too many arguments (see --help)\n");
+        goto out;
+    }
+    if (o.n_nonopt >= 1)
+        fuse_opt_add_arg(&args, o.nonopt[o.n_nonopt - 1]);
+    if (fuse_parse_cmdline(&args, &cmd) != 0)
+        goto out;
+    if (cmd.show_help) {
+        usage(argv[0]);
+        printf("\nFUSE options:\n");
+        fuse_cmdline_help();
+        fuse_lib_help(&args);
+        ret = 0;
+        goto out;
+    }
+    if (cmd.show_version) {
+        printf("umongofs %s\n", UMONGOFS_VERSION);
+        printf("FUSE library %s\n", fuse_pkgversion());
+        ret = 0;
+        goto out;
+    }
+    if (!cmd.mountpoint) {
+        fprintf(stderr, "umongofs: no mountpoint given (usage: umongofs [options] MOUNTPOINT)\n");
+        goto out;
+    }
+    if (cmd.debug)
+        cmd.foreground = 1;
+    log_init(cmd.debug ? LOG_DEBUG : LOG_NOTICE, 0);
+
+    size_t block = o.block_size ? parse_size(o.block_size) : (2u << 20);
+    size_t ahead = o.readahead ? parse_size(o.readahead) : (16u << 20);
+    if (block < (1u << 20) || block > (64u << 20) || (o.readahead && ahead == 0) ||
+        o.max_conns == 0 || o.max_conns > 64 || o.url_ttl == 0 || o.timeout == 0) {
+        fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, max_conns "
+                        "1..64, url_ttl and timeout above 0\n");
+        goto out;
+    }
+
+    /* Credentials: env, credentials=FILE, then the profile files. */
+    const char *profile = o.profile;
+    if (!profile && source && strcmp(source, "umongofs") != 0)
+        profile = source;
+    struct config_request req = {.profile = profile, .credentials_file = o.credentials};
+    if (config_load_credentials(&req, &cred, err, sizeof(err)) != 0) {
+        fprintf(stderr, "umongofs: %s\n", err);
+        goto out;
+    }
+    config_scrub_environment();
+    const char *api_url = o.api_url ? o.api_url : cred.api_url ? cred.api_url : DEFAULT_API_URL;
+    const char *project = o.project_id ? o.project_id : cred.project_id;
+    struct api_opts ao = {.url = api_url,
+                          .public_key = cred.public_key,
+                          .private_key = cred.private_key,
+                          .project_id = project,
+                          .cafile = o.cafile,
+                          .timeout_s = o.timeout,
+                          .retries = o.retries};
+    if (check_api(&ao, cred.source) != 0)
+        goto out;
+    api = api_new(&ao);
+    if (o.regions && !(regions = split_regions(o.regions)))
+        goto oom;
+    struct catalog_opts co = {.source = {list_call, api},
+                              .dir_ttl = o.dir_ttl,
+                              .show_all = o.show_all,
+                              .regions = (const char *const *)regions};
+    cat = api ? catalog_new(&co) : NULL;
+    struct urls_opts uo = {.api = api, .ttl = o.url_ttl, .intranet = o.intranet};
+    urls = api ? urls_new(&uo) : NULL;
+    struct http_opts ho = {.timeout_s = o.timeout,
+                           .connect_timeout_s = o.timeout < 10 ? o.timeout : 10,
+                           .max_handles = o.max_conns + 8, /* workers + foreground reads */
+                           .cafile = o.cafile};
+    data_http = http_pool_new(&ho);
+    if (!api || !cat || !urls || !data_http)
+        goto oom;
+    config_credentials_clear(&cred);
+
+    struct fs_ctx fsc = {.catalog = cat,
+                         .urls = urls,
+                         .data_http = data_http,
+                         .reader_opts = {.http = data_http,
+                                         .workers = o.max_conns,
+                                         .block_size = block,
+                                         .max_ahead = (unsigned)((ahead + block - 1) / block),
+                                         .retries = o.retries},
+                         .uid = getuid(),
+                         .gid = getgid(),
+                         .attr_timeout = 1.0};
+
+    /* Read-only at the kernel too, and the kernel checks modes for us. */
+    fuse_opt_add_arg(&args, "-oro,default_permissions,fsname=umongofs,subtype=umongofs");
+    fuse = fuse_new(&args, fs_operations(), sizeof(*fs_operations()), &fsc);
+    if (!fuse)
+        goto out;
+    if (fuse_mount(fuse, cmd.mountpoint) != 0)
+        goto out;
+    mounted = 1;
+    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+        goto out;
+    if (fuse_daemonize(cmd.foreground) != 0)
+        goto out;
+    if (!cmd.foreground)
+        log_init(LOG_NOTICE, 1);
+    log_notice("mounted %s on %s", api_url, cmd.mountpoint);
+
+    int res;
+    if (cmd.singlethread) {
+        res = fuse_loop(fuse);
+    } else {
+        struct fuse_loop_config lc = {.clone_fd = cmd.clone_fd,
+                                      .max_idle_threads = cmd.max_idle_threads};
+        res = fuse_loop_mt(fuse, &lc);
+    }
+    fuse_remove_signal_handlers(fuse_get_session(fuse));
+    /* A signal ends the loop on purpose: that is a clean exit. */
+    ret = (res == 0 || fuse_session_exited(fuse_get_session(fuse))) ? 0 : 1;
+    goto out;
+oom:
+    fprintf(stderr, "umongofs: out of memory\n");
+out:
+    if (mounted)
+        fuse_unmount(fuse);
+    if (fuse)
+        fuse_destroy(fuse);
+    free(cmd.mountpoint);
+    fuse_opt_free_args(&args);
+    urls_free(&urls);
+    catalog_free(&cat);
+    api_free(&api);
+    http_pool_free(&data_http);
+    config_credentials_clear(&cred);
+    free(regions);
+    free(o.api_url);
+    free(o.profile);
+    free(o.credentials);
+    free(o.project_id);
+    free(o.regions);
+    free(o.cafile);
+    free(o.block_size);
+    free(o.readahead);
+    for (int i = 0; i < o.n_nonopt; i++)
+        free(o.nonopt[i]);
+    return ret;
+}

@@ -1,0 +1,529 @@
+/* reader: block cache, sequential prefetch and retries for one open file.
+ * See reader.h for the contract.
+ *
+ * Each reader has a few slots, each holding one aligned block. A slot is
+ * EMPTY, LOADING (one thread, a reader or a worker, is fetching it; others
+ * wait on the reader's condition variable), READY or FAILED. Loading slots
+ * are never evicted; otherwise the least recently used slot is reused.
+ */
+#include "reader.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "retry.h"
+
+enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
+
+struct slot {
+    enum slot_state state;
+    uint64_t block;
+    char *data; /* block_size bytes, allocated on first use */
+    size_t len; /* bytes valid (less than block_size only at the end) */
+    int err;    /* FAILED: the negative errno */
+    uint64_t used; /* LRU tick */
+};
+
+struct reader {
+    struct reader_pool *pool;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs;
+    bool closing;
+
+    reader_url_fn url_fn;
+    void *url_ctx;
+    void (*free_ctx)(void *);
+    char *url; /* current download URL, NULL until first needed */
+
+    bool total_known;
+    uint64_t total;
+    char etag[128];
+
+    struct slot *slots;
+    unsigned n_slots;
+    uint64_t tick;
+
+    uint64_t seq_end; /* where the last read ended: the next sequential offset */
+    unsigned ahead;   /* current prefetch distance, in blocks */
+};
+
+struct job {
+    struct reader *r;
+    struct slot *slot;
+    struct job *next;
+};
+
+struct reader_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct job *head, *tail;
+    bool stop;
+    pthread_t *threads;
+    unsigned n_threads;
+    struct http_pool *http;
+    size_t bs;
+    unsigned max_ahead;
+    unsigned retries;
+    atomic_ulong requests, refreshes, retried;
+};
+
+void reader_span(uint64_t off, size_t len, size_t bs, uint64_t *first, uint64_t *last)
+{
+    *first = off / bs;
+    *last = (off + len - 1) / bs;
+}
+
+/* ---------- references ---------- */
+
+static void reader_unref_locked(struct reader *r)
+{
+    /* Called with r->lock held; drops it. */
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (!last)
+        return;
+    for (unsigned i = 0; i < r->n_slots; i++)
+        free(r->slots[i].data);
+    free(r->slots);
+    if (r->url)
+        explicit_bzero(r->url, strlen(r->url));
+    free(r->url);
+    if (r->free_ctx)
+        r->free_ctx(r->url_ctx);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+}
+
+/* ---------- one block from the store ---------- */
+
+/* Checks a reply against what earlier replies said. Lock held. */
+static int check_identity(struct reader *r, const struct http_object *obj)
+{
+    if (obj->total != HTTP_UNKNOWN_SIZE) {
+        if (r->total_known && r->total != obj->total) {
+            log_err("object length changed from %" PRIu64 " to %" PRIu64 " while open", r->total,
+                    obj->total);
+            return -EIO;
+        }
+        r->total = obj->total;
+        r->total_known = true;
+    }
+    if (obj->etag[0]) {
+        if (r->etag[0] && strcmp(r->etag, obj->etag) != 0) {
+            log_err("object changed while open (ETag %s, was %s)", obj->etag, r->etag);
+            return -EIO;
+        }
+        memcpy(r->etag, obj->etag, sizeof(r->etag));
+    }
+    return 0;
+}
+
+/* Gets the URL to use (copy in *url). stale: the one just refused. */
+static int current_url(struct reader *r, const char *stale, char **url)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->url && !(stale && strcmp(stale, r->url) == 0)) {
+        *url = strdup(r->url);
+        pthread_mutex_unlock(&r->lock);
+        return *url ? 0 : -ENOMEM;
+    }
+    pthread_mutex_unlock(&r->lock);
+    char *fresh = NULL;
+    int rc = r->url_fn(r->url_ctx, stale, &fresh);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&r->lock);
+    if (r->url)
+        explicit_bzero(r->url, strlen(r->url));
+    free(r->url);
+    r->url = fresh;
+    *url = strdup(fresh);
+    pthread_mutex_unlock(&r->lock);
+    return *url ? 0 : -ENOMEM;
+}
+
+/* Fetches block b into dst (block_size bytes); *len = bytes stored.
+ * Called without the lock. */
+static int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len)
+{
+    struct reader_pool *p = r->pool;
+    uint64_t off = b * p->bs;
+    size_t want = p->bs;
+    *len = 0;
+    pthread_mutex_lock(&r->lock);
+    if (r->total_known) {
+        if (off >= r->total) {
+            pthread_mutex_unlock(&r->lock);
+            return 0;
+        }
+        if (r->total - off < want)
+            want = (size_t)(r->total - off);
+    }
+    pthread_mutex_unlock(&r->lock);
+
+    char *url = NULL, *stale = NULL;
+    int rc = 0;
+    unsigned failures = 0, refusals = 0;
+    for (;;) {
+        rc = current_url(r, stale, &url);
+        free(stale);
+        stale = NULL;
+        if (rc)
+            break;
+        struct http_object obj;
+        size_t got = 0;
+        atomic_fetch_add(&p->requests, 1);
+        rc = http_get_range(p->http, url, off, want, dst, &got, &obj);
+        if (rc == 0 || rc == -ERANGE) {
+            pthread_mutex_lock(&r->lock);
+            int id = check_identity(r, &obj);
+            if (rc == -ERANGE && !r->total_known) {
+                r->total = off; /* past the end, and the store did not say where it is */
+                r->total_known = true;
+            }
+            pthread_mutex_unlock(&r->lock);
+            *len = rc == 0 ? got : 0;
+            rc = id;
+            break;
+        }
+        if (rc == -EACCES) {
+            /* Expired (or revoked) URL: get a new one. A URL that is refused
+             * straight after being issued will not get better by retrying. */
+            atomic_fetch_add(&p->refreshes, 1);
+            if (++refusals > 2) {
+                log_err("object store refuses fresh download URLs (403)");
+                break;
+            }
+            stale = url;
+            url = NULL;
+            continue;
+        }
+        if (rc != -EAGAIN) {
+            if (rc == -ENOENT)
+                log_err("object store no longer has the object (404)");
+            rc = -EIO;
+            break;
+        }
+        if (failures >= p->retries) {
+            log_err("block at %" PRIu64 ": giving up after %u attempts", off, failures + 1);
+            rc = -EIO;
+            break;
+        }
+        atomic_fetch_add(&p->retried, 1);
+        retry_sleep(failures++);
+        free(url);
+        url = NULL;
+    }
+    free(url);
+    free(stale);
+    return rc;
+}
+
+/* ---------- slots (lock held) ---------- */
+
+static struct slot *find_slot(struct reader *r, uint64_t b)
+{
+    for (unsigned i = 0; i < r->n_slots; i++)
+        if (r->slots[i].state != SLOT_EMPTY && r->slots[i].block == b)
+            return &r->slots[i];
+    return NULL;
+}
+
+/* A slot to load block b into, or NULL when every slot is loading. Never
+ * takes a slot holding a block in [keep_lo, keep_hi]. */
+static struct slot *claim_slot(struct reader *r, uint64_t b, uint64_t keep_lo, uint64_t keep_hi)
+{
+    struct slot *best = NULL;
+    for (unsigned i = 0; i < r->n_slots; i++) {
+        struct slot *s = &r->slots[i];
+        if (s->state == SLOT_LOADING)
+            continue;
+        if (s->state == SLOT_EMPTY || s->state == SLOT_FAILED) {
+            best = s;
+            break;
+        }
+        if (s->block >= keep_lo && s->block <= keep_hi)
+            continue;
+        if (!best || s->used < best->used)
+            best = s;
+    }
+    if (!best)
+        return NULL;
+    if (!best->data && !(best->data = malloc(r->pool->bs)))
+        return NULL;
+    best->state = SLOT_LOADING;
+    best->block = b;
+    best->len = 0;
+    best->err = 0;
+    best->used = ++r->tick;
+    return best;
+}
+
+static void finish_slot(struct reader *r, struct slot *s, int rc, size_t len)
+{
+    s->state = rc ? SLOT_FAILED : SLOT_READY;
+    s->err = rc;
+    s->len = len;
+    pthread_cond_broadcast(&r->cond);
+}
+
+/* ---------- background workers ---------- */
+
+static void *worker_main(void *arg)
+{
+    struct reader_pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->head && !p->stop)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (!p->head)
+            break; /* stopping and nothing left */
+        struct job *j = p->head;
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+
+        struct reader *r = j->r;
+        struct slot *s = j->slot;
+        free(j);
+        pthread_mutex_lock(&r->lock);
+        bool skip = r->closing;
+        uint64_t b = s->block;
+        pthread_mutex_unlock(&r->lock);
+        size_t len = 0;
+        int rc = skip ? -ECANCELED : fetch_block(r, b, s->data, &len);
+        pthread_mutex_lock(&r->lock);
+        if (rc == -ECANCELED) {
+            s->state = SLOT_EMPTY;
+            pthread_cond_broadcast(&r->cond);
+        } else {
+            finish_slot(r, s, rc, len);
+        }
+        reader_unref_locked(r);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Queues a background fetch of block b. r->lock held. */
+static void schedule(struct reader *r, uint64_t b, uint64_t keep_lo)
+{
+    if (find_slot(r, b))
+        return;
+    struct slot *s = claim_slot(r, b, keep_lo, UINT64_MAX);
+    if (!s)
+        return;
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        s->state = SLOT_EMPTY;
+        return;
+    }
+    j->r = r;
+    j->slot = s;
+    r->refs++;
+    struct reader_pool *p = r->pool;
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+struct reader_pool *reader_pool_new(const struct reader_pool_opts *o)
+{
+    struct reader_pool *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->http = o->http;
+    p->bs = o->block_size ? o->block_size : (2u << 20);
+    p->max_ahead = o->max_ahead;
+    p->retries = o->retries;
+    p->threads = calloc(o->workers + 1, sizeof(*p->threads));
+    if (!p->threads)
+        goto fail;
+    for (unsigned i = 0; i < o->workers; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
+            goto fail;
+        p->n_threads++;
+    }
+    return p;
+fail:
+    reader_pool_free(&p);
+    return NULL;
+}
+
+void reader_pool_free(struct reader_pool **pp)
+{
+    struct reader_pool *p = *pp;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+    *pp = NULL;
+}
+
+void reader_pool_stats(struct reader_pool *p, struct reader_stats *out)
+{
+    out->requests = atomic_load(&p->requests);
+    out->refreshes = atomic_load(&p->refreshes);
+    out->retries = atomic_load(&p->retried);
+}
+
+/* ---------- readers ---------- */
+
+struct reader *reader_open(struct reader_pool *p, reader_url_fn url, void *url_ctx,
+                           void (*free_ctx)(void *))
+{
+    struct reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->n_slots = p->max_ahead + 4;
+    r->slots = calloc(r->n_slots, sizeof(*r->slots));
+    if (!r->slots) {
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    r->pool = p;
+    r->refs = 1;
+    r->url_fn = url;
+    r->url_ctx = url_ctx;
+    r->free_ctx = free_ctx;
+    return r;
+}
+
+void reader_close(struct reader **pr)
+{
+    struct reader *r = *pr;
+    if (!r)
+        return;
+    *pr = NULL;
+    pthread_mutex_lock(&r->lock);
+    r->closing = true;
+    reader_unref_locked(r);
+}
+
+/* Makes block b READY in a slot and returns it, or NULL with *err. Lock held
+ * (dropped while fetching). Blocks in [keep_lo, b] are not evicted. */
+static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, int *err)
+{
+    for (;;) {
+        struct slot *s = find_slot(r, b);
+        if (s && s->state == SLOT_READY) {
+            s->used = ++r->tick;
+            return s;
+        }
+        if (s && s->state == SLOT_FAILED) {
+            *err = s->err;
+            s->state = SLOT_EMPTY; /* the next read tries again */
+            return NULL;
+        }
+        if (s) { /* loading elsewhere */
+            pthread_cond_wait(&r->cond, &r->lock);
+            continue;
+        }
+        s = claim_slot(r, b, keep_lo, b);
+        if (!s) {
+            pthread_cond_wait(&r->cond, &r->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&r->lock);
+        size_t len = 0;
+        int rc = fetch_block(r, b, s->data, &len);
+        pthread_mutex_lock(&r->lock);
+        finish_slot(r, s, rc, len);
+    }
+}
+
+ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
+{
+    struct reader_pool *p = r->pool;
+    if (size == 0)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    if (r->total_known) {
+        if (off >= r->total) {
+            pthread_mutex_unlock(&r->lock);
+            return 0;
+        }
+        if (r->total - off < size)
+            size = (size_t)(r->total - off);
+    }
+    /* Going forward (within a block of where the last read ended) grows the
+     * prefetch distance; a jump elsewhere resets it. */
+    bool sequential = off >= r->seq_end && off - r->seq_end <= p->bs && (off > 0 || r->seq_end == 0);
+    if (sequential)
+        r->ahead = r->ahead ? (r->ahead * 2 > p->max_ahead ? p->max_ahead : r->ahead * 2) : 1;
+    else
+        r->ahead = 0;
+
+    uint64_t first, last;
+    reader_span(off, size, p->bs, &first, &last);
+    size_t done = 0;
+    int err = 0;
+    for (uint64_t b = first; b <= last && done < size; b++) {
+        struct slot *s = get_block(r, b, first, &err);
+        if (!s)
+            break;
+        uint64_t boff = b * p->bs;
+        uint64_t from = off + done - boff;
+        if (from >= s->len)
+            break; /* the object ends before this point */
+        size_t n = s->len - from;
+        if (n > size - done)
+            n = size - done;
+        memcpy(buf + done, s->data + from, n);
+        done += n;
+        if (s->len < p->bs)
+            break; /* short block: end of object */
+    }
+    r->seq_end = off + done;
+    if (err == 0 && r->ahead && done > 0) {
+        uint64_t end = r->total_known ? (r->total + p->bs - 1) / p->bs : UINT64_MAX;
+        for (uint64_t k = 1; k <= r->ahead && last + k < end; k++)
+            schedule(r, last + k, first);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (done == 0 && err)
+        return err;
+    return (ssize_t)done;
+}
+
+int reader_probe(struct reader *r, uint64_t *size)
+{
+    char byte;
+    ssize_t n = reader_read(r, &byte, 1, 0);
+    if (n < 0)
+        return (int)n;
+    pthread_mutex_lock(&r->lock);
+    int rc = r->total_known ? 0 : -EIO;
+    *size = r->total;
+    /* A probe is not a sequential read: do not let it start prefetching. */
+    r->seq_end = 0;
+    r->ahead = 0;
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
