@@ -302,7 +302,9 @@ static void node_take_spec(struct node *n, struct spec *s)
     if (!n->size_verified)
         n->size = s->size;
     n->readable = s->readable;
-    n->mtime = s->mtime;
+    /* A directory that has been listed shows its newest child's time. */
+    if (!(is_dir_kind(n->kind) && n->n_children))
+        n->mtime = s->mtime;
 }
 
 /* Gives every spec its final name (names[i], malloc'd). */
@@ -400,8 +402,13 @@ static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, 
     dir->children = kids;
     dir->n_children = n;
     kids = NULL;
-    for (size_t i = 0; i < n; i++)
-        bump_mtime(dir->children[i]);
+    if (n) {
+        int64_t newest = 0;
+        for (size_t i = 0; i < n; i++)
+            newest = dir->children[i]->mtime > newest ? dir->children[i]->mtime : newest;
+        dir->mtime = newest;
+        bump_mtime(dir);
+    }
     rc = 0;
 out:
     if (names)
