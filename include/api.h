@@ -41,8 +41,8 @@ void api_free(struct api_client **c);
  * cJSON_Delete. Otherwise a negative errno (see api_retcode_errno; -EIO for
  * malformed answers, exhausted retries, network failures) and *out = NULL.
  * retries < 0 uses the client's setting. */
-int api_call(struct api_client *c, const char *action, const struct api_param *params,
-             size_t n, int retries, cJSON **out);
+int api_call(struct api_client *c, const char *action, const struct api_param *params, size_t n,
+             int retries, cJSON **out);
 
 /* errno for a RetCode: 0 for 0; -EAGAIN for the transient ones; -EACCES for
  * credential/permission ones; -ENOENT for 292; -EIO otherwise. */

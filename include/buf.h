@@ -11,8 +11,8 @@
 struct buf {
     char *data; /* always NUL-terminated when non-NULL */
     size_t len;
-    size_t cap;    /* allocated */
-    size_t max;    /* hard limit on len */
+    size_t cap; /* allocated */
+    size_t max; /* hard limit on len */
 };
 
 void buf_init(struct buf *b, size_t max);

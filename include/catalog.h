@@ -30,9 +30,9 @@ struct catalog_source {
 
 struct catalog_opts {
     struct catalog_source source;
-    unsigned dir_ttl;               /* seconds a listing is trusted */
-    bool show_all;                  /* also list unfinished backups/packages */
-    const char *const *regions;     /* NULL-terminated filter, NULL = all */
+    unsigned dir_ttl;           /* seconds a listing is trusted */
+    bool show_all;              /* also list unfinished backups/packages */
+    const char *const *regions; /* NULL-terminated filter, NULL = all */
 };
 
 enum cat_kind {
@@ -97,8 +97,7 @@ void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size);
 /* Extended attributes (interface.md). getxattr: value length, or -ENODATA,
  * -ERANGE when size is too small (size 0 asks for the length). listxattr:
  * the NUL-separated names' total length, or -ERANGE. */
-int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf,
-                     size_t size);
+int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf, size_t size);
 int catalog_listxattr(struct catalog *c, const char *path, char *buf, size_t size);
 
 /* Drops every cached listing so the next access lists again. */

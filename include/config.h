@@ -34,8 +34,8 @@ struct config_request {
  * -ENOENT when no source has keys, -EACCES for a file others can read,
  * -EINVAL for an unreadable/malformed file or a profile that is not there.
  * err gets one clear line in every failure case. */
-int config_load_credentials(const struct config_request *req, struct credentials *out,
-                            char *err, size_t errlen);
+int config_load_credentials(const struct config_request *req, struct credentials *out, char *err,
+                            size_t errlen);
 
 /* Wipes the keys (explicit_bzero) and frees everything; the struct is zeroed. */
 void config_credentials_clear(struct credentials *c);

@@ -8,7 +8,7 @@
 #ifndef UMONGOFS_FS_H
 #define UMONGOFS_FS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <fuse.h>
 #include <stdbool.h>
 #include <sys/types.h>

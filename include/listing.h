@@ -49,7 +49,7 @@ struct listing_backup {
     char *batch_id;
     char *virtual_cluster_id;
     char *replica_type;
-    int64_t size; /* BackupSize, -1 unknown */
+    int64_t size;                 /* BackupSize, -1 unknown */
     int64_t start_time, end_time; /* -1 unknown */
 };
 
@@ -62,7 +62,7 @@ struct listing_log {
     char *cluster_id;
     char *node_id;
     char *role;
-    int64_t size; /* -1 unknown */
+    int64_t size;                                 /* -1 unknown */
     int64_t begin, end, create_time, finish_time; /* -1 unknown */
 };
 

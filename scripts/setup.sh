@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential meson ninja-build pkg-config
       libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev
-      python3 python3-pytest curl rsync attr ca-certificates)
+      python3 python3-pytest curl rsync attr ca-certificates clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -222,8 +222,8 @@ out:
     return rc;
 }
 
-int api_call(struct api_client *c, const char *action, const struct api_param *params,
-             size_t n, int retries, cJSON **out)
+int api_call(struct api_client *c, const char *action, const struct api_param *params, size_t n,
+             int retries, cJSON **out)
 {
     *out = NULL;
     if (n > API_MAX_PARAMS)

@@ -361,8 +361,10 @@ static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, 
     rc = -ENOMEM;
 
     /* Match by key against the current children so nodes (and inodes) survive. */
-    memcpy(old, dir->children, n_old * sizeof(*old));
-    qsort(old, n_old, sizeof(*old), cmp_node_key);
+    if (n_old) {
+        memcpy(old, dir->children, n_old * sizeof(*old));
+        qsort(old, n_old, sizeof(*old), cmp_node_key);
+    }
     for (size_t i = 0; i < n; i++) {
         struct node *k = NULL;
         struct node probe = {.key = specs[i].key}, *pp = &probe;
@@ -498,8 +500,7 @@ static int list_root(struct catalog *c, struct spec **out, size_t *n_out)
         e->region = strdup(r[i].region);
         e->readable = true;
         e->mtime = c->mount_time;
-        if (!e->key || !e->raw_name || !e->id || !e->region ||
-            spec_xattr(e, "region", r[i].region))
+        if (!e->key || !e->raw_name || !e->id || !e->region || spec_xattr(e, "region", r[i].region))
             goto out;
     }
     *out = s;
@@ -547,10 +548,9 @@ static int list_region(struct catalog *c, const char *region, struct spec **out,
         e->mtime = pick_time(l[i].create_time, -1, c->mount_time);
         if (!e->key || !e->id || !e->region || !e->zone || !e->cluster_id ||
             (l[i].name && !e->raw_name) || spec_xattr(e, "cluster_id", l[i].cluster_id) ||
-            spec_xattr(e, "name", l[i].name ? l[i].name : "") ||
-            spec_xattr(e, "zone", l[i].zone) || spec_xattr(e, "db_version", l[i].db_version) ||
-            spec_xattr(e, "cluster_type", l[i].cluster_type) ||
-            spec_xattr(e, "state", l[i].state))
+            spec_xattr(e, "name", l[i].name ? l[i].name : "") || spec_xattr(e, "zone", l[i].zone) ||
+            spec_xattr(e, "db_version", l[i].db_version) ||
+            spec_xattr(e, "cluster_type", l[i].cluster_type) || spec_xattr(e, "state", l[i].state))
             goto out;
     }
     *out = s;
@@ -745,8 +745,8 @@ static struct node *listing_owner(struct node *d)
                                                                                        : d;
 }
 
-static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharded,
-                         struct spec **s, size_t *n)
+static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharded, struct spec **s,
+                         size_t *n)
 {
     struct api_param p[] = {
         {"Region", snap->region}, {"Zone", snap->zone}, {"ClusterId", snap->cluster_id}};
@@ -811,8 +811,9 @@ static int ensure_listed(struct catalog *c, struct node *d)
     else if (d->kind == CAT_REGION)
         rc = snap.region ? list_region(c, snap.region, &s, &n) : -ENOMEM;
     else
-        rc = (snap.region && snap.zone && snap.cluster_id) ? fetch_cluster(c, &snap, sharded, &s, &n)
-                                                           : -ENOMEM;
+        rc = (snap.region && snap.zone && snap.cluster_id)
+                 ? fetch_cluster(c, &snap, sharded, &s, &n)
+                 : -ENOMEM;
     free(snap.region);
     free(snap.zone);
     free(snap.cluster_id);
@@ -1016,16 +1017,15 @@ void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size)
     if (ino > 0 && ino < c->n_ino && !is_dir_kind(c->by_ino[ino]->kind)) {
         struct node *n = c->by_ino[ino];
         if (n->size != size)
-            log_info("%s: object store length %" PRIu64 " replaces the listed %" PRIu64,
-                     n->name, size, n->size);
+            log_info("%s: object store length %" PRIu64 " replaces the listed %" PRIu64, n->name,
+                     size, n->size);
         n->size = size;
         n->size_verified = true;
     }
     pthread_mutex_unlock(&c->lock);
 }
 
-int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf,
-                     size_t size)
+int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf, size_t size)
 {
     pthread_mutex_lock(&c->lock);
     struct node *n;

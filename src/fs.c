@@ -169,7 +169,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         rc = -ENOMEM;
         goto fail;
     }
-    u = NULL; /* owned by the reader now */
+    u = NULL;           /* owned by the reader now */
     fi->keep_cache = 1; /* backups never change under the same id */
     if (!verified) {
         /* The listing's size may be wrong; learn the true one before the
@@ -299,8 +299,7 @@ static int ro_setxattr(const char *path, const char *name, const char *value, si
 {
     return -EROFS;
 }
-static int ro_fallocate(const char *path, int mode, off_t off, off_t len,
-                        struct fuse_file_info *fi)
+static int ro_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
     return -EROFS;
 }

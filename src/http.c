@@ -178,13 +178,13 @@ static int curl_errno(CURLcode c)
 struct range_ctx {
     CURL *h;
     char *dst;
-    size_t len;       /* room in dst */
-    size_t written;   /* bytes stored in dst */
-    uint64_t skip;    /* body bytes still to drop (server ignored Range) */
+    size_t len;        /* room in dst */
+    size_t written;    /* bytes stored in dst */
+    uint64_t skip;     /* body bytes still to drop (server ignored Range) */
     uint64_t want_off; /* first byte wanted */
-    long status;      /* status of the reply being received */
-    int full;         /* dst filled: stop the transfer */
-    int overflow;     /* a 206 carried more than asked */
+    long status;       /* status of the reply being received */
+    int full;          /* dst filled: stop the transfer */
+    int overflow;      /* a 206 carried more than asked */
     struct http_object *obj;
     uint64_t cr_start; /* Content-Range start, UINT64_MAX if none */
     uint64_t clen;     /* Content-Length, UINT64_MAX if none */
@@ -277,8 +277,13 @@ int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t le
     CURL *h = pool_borrow(p);
     if (!h)
         return -ENOMEM;
-    struct range_ctx c = {.h = h, .dst = dst, .len = len, .want_off = off, .obj = obj,
-                          .cr_start = UINT64_MAX, .clen = UINT64_MAX};
+    struct range_ctx c = {.h = h,
+                          .dst = dst,
+                          .len = len,
+                          .want_off = off,
+                          .obj = obj,
+                          .cr_start = UINT64_MAX,
+                          .clen = UINT64_MAX};
     char range[64];
     snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + len - 1);
     setup_common(p, h, url);

@@ -29,8 +29,8 @@ void log_vmsg(int level, const char *fmt, va_list ap)
         vsyslog(level, fmt, ap);
         return;
     }
-    static const char *const names[] = {"emerg", "alert", "crit",   "error",
-                                        "warn",  "note",  "info",   "debug"};
+    static const char *const names[] = {"emerg", "alert", "crit", "error",
+                                        "warn",  "note",  "info", "debug"};
     char line[2048];
     vsnprintf(line, sizeof(line), fmt, ap);
     /* One fprintf per line so lines from different threads do not interleave. */

@@ -6,7 +6,7 @@
  * non-zero exit and no mount left behind; the process daemonizes only once
  * the mount is up.
  */
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
@@ -47,16 +47,19 @@ struct options {
     int n_nonopt;
 };
 
-#define OPT(t, f) {t, offsetof(struct options, f), 1}
+#define OPT(t, f)                                                                                  \
+    {                                                                                              \
+        t, offsetof(struct options, f), 1                                                          \
+    }
 static const struct fuse_opt opt_spec[] = {
-    OPT("api_url=%s", api_url),       OPT("profile=%s", profile),
+    OPT("api_url=%s", api_url),         OPT("profile=%s", profile),
     OPT("credentials=%s", credentials), OPT("project_id=%s", project_id),
-    OPT("regions=%s", regions),       OPT("cafile=%s", cafile),
-    OPT("intranet", intranet),        OPT("show_all", show_all),
-    OPT("url_ttl=%u", url_ttl),       OPT("dir_ttl=%u", dir_ttl),
-    OPT("timeout=%u", timeout),       OPT("retries=%u", retries),
-    OPT("max_conns=%u", max_conns),   OPT("block_size=%s", block_size),
-    OPT("readahead=%s", readahead),   FUSE_OPT_END,
+    OPT("regions=%s", regions),         OPT("cafile=%s", cafile),
+    OPT("intranet", intranet),          OPT("show_all", show_all),
+    OPT("url_ttl=%u", url_ttl),         OPT("dir_ttl=%u", dir_ttl),
+    OPT("timeout=%u", timeout),         OPT("retries=%u", retries),
+    OPT("max_conns=%u", max_conns),     OPT("block_size=%s", block_size),
+    OPT("readahead=%s", readahead),     FUSE_OPT_END,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -73,42 +76,44 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 static void usage(const char *prog)
 {
-    printf("usage: %s [options] MOUNTPOINT\n"
-           "       %s [options] SOURCE MOUNTPOINT   (mount(8)/fstab form; SOURCE is a profile\n"
-           "                                        name or \"umongofs\")\n\n"
-           "Mounts the managed-MongoDB backups of a Dezai account as a read-only tree:\n"
-           "MOUNTPOINT/<region>/<cluster>/<backup>\n\n"
-           "general options:\n"
-           "    -h, --help             print this help and exit\n"
-           "    -V, --version          print the version and exit\n"
-           "    -f                     stay in the foreground\n"
-           "    -d                     debug output (implies -f)\n"
-           "    -s                     single-threaded\n"
-           "    -o opt[,opt...]        mount options, below\n\n"
-           "umongofs options:\n"
-           "    -o api_url=URL         API endpoint (default " DEFAULT_API_URL
-           ", env DEZAI_API_URL)\n"
-           "    -o profile=NAME        profile in ~/.dezai (default: the active one, else default)\n"
-           "    -o credentials=FILE    JSON file {\"public_key\": ..., \"private_key\": ...}, mode 600\n"
-           "    -o project_id=ID       ProjectId sent with every call (default: the profile's)\n"
-           "    -o regions=R1:R2       show only these regions (default: all)\n"
-           "    -o intranet            download through IntranetAddress\n"
-           "    -o url_ttl=SEC         lifetime asked for download URLs (default 3600)\n"
-           "    -o dir_ttl=SEC         how long a listing is trusted (default 60)\n"
-           "    -o show_all            also show unfinished backups (size 0, unreadable)\n"
-           "    -o timeout=SEC         longest a stalled request may hang before a retry (default 30)\n"
-           "    -o retries=N           retries of a failed request before an error (default 5)\n"
-           "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
-           "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
-           "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
-           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
-           "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
-           "    -o allow_other         let other users see the mount\n"
-           "    -o auto_unmount        unmount when the process dies\n\n"
-           "credentials, first match wins: DEZAI_PUBLIC_KEY + DEZAI_PRIVATE_KEY in the\n"
-           "environment; -o credentials=FILE; ~/.dezai/credential.json and config.json.\n"
-           "Unmount with: fusermount3 -u MOUNTPOINT\n",
-           prog, prog);
+    printf(
+        "usage: %s [options] MOUNTPOINT\n"
+        "       %s [options] SOURCE MOUNTPOINT   (mount(8)/fstab form; SOURCE is a profile\n"
+        "                                        name or \"umongofs\")\n\n"
+        "Mounts the managed-MongoDB backups of a Dezai account as a read-only tree:\n"
+        "MOUNTPOINT/<region>/<cluster>/<backup>\n\n"
+        "general options:\n"
+        "    -h, --help             print this help and exit\n"
+        "    -V, --version          print the version and exit\n"
+        "    -f                     stay in the foreground\n"
+        "    -d                     debug output (implies -f)\n"
+        "    -s                     single-threaded\n"
+        "    -o opt[,opt...]        mount options, below\n\n"
+        "umongofs options:\n"
+        "    -o api_url=URL         API endpoint (default " DEFAULT_API_URL ", env DEZAI_API_URL)\n"
+        "    -o profile=NAME        profile in ~/.dezai (default: the active one, else default)\n"
+        "    -o credentials=FILE    JSON file {\"public_key\": ..., \"private_key\": ...}, mode "
+        "600\n"
+        "    -o project_id=ID       ProjectId sent with every call (default: the profile's)\n"
+        "    -o regions=R1:R2       show only these regions (default: all)\n"
+        "    -o intranet            download through IntranetAddress\n"
+        "    -o url_ttl=SEC         lifetime asked for download URLs (default 3600)\n"
+        "    -o dir_ttl=SEC         how long a listing is trusted (default 60)\n"
+        "    -o show_all            also show unfinished backups (size 0, unreadable)\n"
+        "    -o timeout=SEC         longest a stalled request may hang before a retry (default "
+        "30)\n"
+        "    -o retries=N           retries of a failed request before an error (default 5)\n"
+        "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
+        "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
+        "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
+        "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
+        "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
+        "    -o allow_other         let other users see the mount\n"
+        "    -o auto_unmount        unmount when the process dies\n\n"
+        "credentials, first match wins: DEZAI_PUBLIC_KEY + DEZAI_PRIVATE_KEY in the\n"
+        "environment; -o credentials=FILE; ~/.dezai/credential.json and config.json.\n"
+        "Unmount with: fusermount3 -u MOUNTPOINT\n",
+        prog, prog);
 }
 
 /* "2M", "512K", "1048576" -> bytes; 0 on error. */
@@ -183,8 +188,8 @@ static int check_api(const struct api_opts *base, const char *source)
 int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct options o = {.url_ttl = 3600, .dir_ttl = 60, .timeout = 30, .retries = 5,
-                        .max_conns = 8};
+    struct options o = {
+        .url_ttl = 3600, .dir_ttl = 60, .timeout = 30, .retries = 5, .max_conns = 8};
     struct fuse_cmdline_opts cmd = {0};
     struct credentials cred = {0};
     struct api_client *api = NULL;
@@ -313,9 +318,16 @@ int main(int argc, char *argv[])
     if (cmd.singlethread) {
         res = fuse_loop(fuse);
     } else {
-        struct fuse_loop_config lc = {.clone_fd = cmd.clone_fd,
-                                      .max_idle_threads = cmd.max_idle_threads};
-        res = fuse_loop_mt(fuse, &lc);
+        struct fuse_loop_config *lc = fuse_loop_cfg_create();
+        if (!lc)
+            goto oom;
+        fuse_loop_cfg_set_clone_fd(lc, (unsigned)cmd.clone_fd);
+        if (cmd.max_idle_threads != UINT_MAX)
+            fuse_loop_cfg_set_idle_threads(lc, cmd.max_idle_threads);
+        if (cmd.max_threads)
+            fuse_loop_cfg_set_max_threads(lc, cmd.max_threads);
+        res = fuse_loop_mt(fuse, lc);
+        fuse_loop_cfg_destroy(lc);
     }
     fuse_remove_signal_handlers(fuse_get_session(fuse));
     /* A signal ends the loop on purpose: that is a clean exit. */

@@ -23,9 +23,9 @@ enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
 struct slot {
     enum slot_state state;
     uint64_t block;
-    char *data; /* block_size bytes, allocated on first use */
-    size_t len; /* bytes valid (less than block_size only at the end) */
-    int err;    /* FAILED: the negative errno */
+    char *data;    /* block_size bytes, allocated on first use */
+    size_t len;    /* bytes valid (less than block_size only at the end) */
+    int err;       /* FAILED: the negative errno */
     uint64_t used; /* LRU tick */
 };
 
@@ -474,7 +474,8 @@ ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
     }
     /* Going forward (within a block of where the last read ended) grows the
      * prefetch distance; a jump elsewhere resets it. */
-    bool sequential = off >= r->seq_end && off - r->seq_end <= p->bs && (off > 0 || r->seq_end == 0);
+    bool sequential =
+        off >= r->seq_end && off - r->seq_end <= p->bs && (off > 0 || r->seq_end == 0);
     if (sequential)
         r->ahead = r->ahead ? (r->ahead * 2 > p->max_ahead ? p->max_ahead : r->ahead * 2) : 1;
     else

@@ -120,7 +120,8 @@ static int describe(struct urls *u, const struct cat_object *o, char **url)
     const char *field = u->intranet ? "IntranetAddress" : "InternetAddress";
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!cJSON_IsString(a) || !a->valuestring ||
-        (strncmp(a->valuestring, "http://", 7) != 0 && strncmp(a->valuestring, "https://", 8) != 0)) {
+        (strncmp(a->valuestring, "http://", 7) != 0 &&
+         strncmp(a->valuestring, "https://", 8) != 0)) {
         log_err("DescribeUMongoDBBackupURL: answer has no usable %s", field);
         rc = -EIO;
     } else {

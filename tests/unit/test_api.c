@@ -17,11 +17,11 @@ static void test_retcode_mapping(void **state)
         int err;
         int retry;
     } table[] = {
-        {0, 0, 0},          {110, -EAGAIN, 1},  {130, -EAGAIN, 1},  {150, -EAGAIN, 1},
-        {153, -EAGAIN, 1},  {160, -EIO, 0},     {161, -EIO, 0},     {170, -EIO, 0},
-        {171, -EACCES, 0},  {172, -EACCES, 0},  {174, -EACCES, 0},  {292, -ENOENT, 0},
-        {293, -EACCES, 0},  {294, -EACCES, 0},  {295, -EACCES, 0},  {299, -EACCES, 0},
-        {230, -EIO, 0},     {18004, -EIO, 0},   {-1, -EIO, 0},      {999999, -EIO, 0},
+        {0, 0, 0},         {110, -EAGAIN, 1}, {130, -EAGAIN, 1}, {150, -EAGAIN, 1},
+        {153, -EAGAIN, 1}, {160, -EIO, 0},    {161, -EIO, 0},    {170, -EIO, 0},
+        {171, -EACCES, 0}, {172, -EACCES, 0}, {174, -EACCES, 0}, {292, -ENOENT, 0},
+        {293, -EACCES, 0}, {294, -EACCES, 0}, {295, -EACCES, 0}, {299, -EACCES, 0},
+        {230, -EIO, 0},    {18004, -EIO, 0},  {-1, -EIO, 0},     {999999, -EIO, 0},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         assert_int_equal(api_retcode_errno(table[i].code), table[i].err);
@@ -55,8 +55,11 @@ static void test_form_escape(void **state)
 static void test_unreachable_api_fails_fast(void **state)
 {
     /* Port 1 on loopback: connection refused, no retries asked. */
-    struct api_opts o = {.url = "http://127.0.0.1:1/", .public_key = "pk", .private_key = "sk",
-                         .timeout_s = 2, .retries = 0};
+    struct api_opts o = {.url = "http://127.0.0.1:1/",
+                         .public_key = "pk",
+                         .private_key = "sk",
+                         .timeout_s = 2,
+                         .retries = 0};
     struct api_client *c = api_new(&o);
     assert_non_null(c);
     cJSON *j = (cJSON *)1;
