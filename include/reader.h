@@ -9,7 +9,8 @@
  * The object store is the truth: the first reply fixes the object's length
  * and ETag; a later reply that disagrees fails the read with -EIO instead of
  * mixing bytes of two objects. Expired URLs (403) are replaced through the
- * url callback and the request repeated; transient failures are retried with
+ * url callback (asked before every request, so a cached URL near its expiry
+ * is replaced before it fails) and the request repeated; transient failures are retried with
  * backoff, at most `retries` times.
  *
  * Thread-safe: many threads may read one reader at once.

@@ -36,10 +36,9 @@ struct reader {
     int refs;
     bool closing;
 
-    reader_url_fn url_fn;
+    reader_url_fn url_fn; /* thread-safe: called from readers and workers */
     void *url_ctx;
     void (*free_ctx)(void *);
-    char *url; /* current download URL, NULL until first needed */
 
     bool total_known;
     uint64_t total;
@@ -91,9 +90,6 @@ static void reader_unref_locked(struct reader *r)
     for (unsigned i = 0; i < r->n_slots; i++)
         free(r->slots[i].data);
     free(r->slots);
-    if (r->url)
-        explicit_bzero(r->url, strlen(r->url));
-    free(r->url);
     if (r->free_ctx)
         r->free_ctx(r->url_ctx);
     pthread_mutex_destroy(&r->lock);
@@ -125,30 +121,6 @@ static int check_identity(struct reader *r, const struct http_object *obj)
     return 0;
 }
 
-/* Gets the URL to use (copy in *url). stale: the one just refused. */
-static int current_url(struct reader *r, const char *stale, char **url)
-{
-    pthread_mutex_lock(&r->lock);
-    if (r->url && !(stale && strcmp(stale, r->url) == 0)) {
-        *url = strdup(r->url);
-        pthread_mutex_unlock(&r->lock);
-        return *url ? 0 : -ENOMEM;
-    }
-    pthread_mutex_unlock(&r->lock);
-    char *fresh = NULL;
-    int rc = r->url_fn(r->url_ctx, stale, &fresh);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&r->lock);
-    if (r->url)
-        explicit_bzero(r->url, strlen(r->url));
-    free(r->url);
-    r->url = fresh;
-    *url = strdup(fresh);
-    pthread_mutex_unlock(&r->lock);
-    return *url ? 0 : -ENOMEM;
-}
-
 /* Fetches block b into dst (block_size bytes); *len = bytes stored.
  * Called without the lock. */
 static int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len)
@@ -172,7 +144,10 @@ static int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len)
     int rc = 0;
     unsigned failures = 0, refusals = 0;
     for (;;) {
-        rc = current_url(r, stale, &url);
+        /* Asked for every request: the URL cache hands out the same URL
+         * until shortly before it expires, then a fresh one, so long reads
+         * switch URLs before the store starts refusing them. */
+        rc = r->url_fn(r->url_ctx, stale, &url);
         free(stale);
         stale = NULL;
         if (rc)
@@ -264,6 +239,14 @@ static struct slot *claim_slot(struct reader *r, uint64_t b, uint64_t keep_lo, u
     best->err = 0;
     best->used = ++r->tick;
     return best;
+}
+
+static bool any_loading(const struct reader *r)
+{
+    for (unsigned i = 0; i < r->n_slots; i++)
+        if (r->slots[i].state == SLOT_LOADING)
+            return true;
+    return false;
 }
 
 static void finish_slot(struct reader *r, struct slot *s, int rc, size_t len)
@@ -447,7 +430,11 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
         }
         s = claim_slot(r, b, keep_lo, b);
         if (!s) {
-            pthread_cond_wait(&r->cond, &r->lock);
+            if (!any_loading(r)) {
+                *err = -ENOMEM; /* no slot will come free: the buffer allocation failed */
+                return NULL;
+            }
+            pthread_cond_wait(&r->cond, &r->lock); /* slots busy: wait for one */
             continue;
         }
         pthread_mutex_unlock(&r->lock);
