@@ -43,8 +43,12 @@ struct node {
     /* directories */
     struct node **children; /* sorted by name */
     size_t n_children;
+    struct node **gone_kids; /* children that left the listing, to revive by key */
+    size_t n_gone;
     bool listed;
     bool refreshing;
+    unsigned refresh_gen; /* counts finished refreshes */
+    int refresh_err;      /* result of the last one */
     time_t listed_at;
 
     /* attributes */
@@ -175,7 +179,8 @@ static bool is_dir_kind(enum cat_kind k)
 
 static int64_t pick_time(int64_t a, int64_t b, int64_t c)
 {
-    return a >= 0 ? a : b >= 0 ? b : c >= 0 ? c : 0;
+    /* 0 counts as missing too: the provider sends it for unfinished runs. */
+    return a > 0 ? a : b > 0 ? b : c > 0 ? c : 0;
 }
 
 /* ---------- nodes ---------- */
@@ -207,6 +212,7 @@ static void node_free(struct node *n)
     free(n->key);
     free(n->name);
     free(n->children);
+    free(n->gone_kids);
     free(n->region);
     free(n->zone);
     free(n->cluster_id);
@@ -263,15 +269,32 @@ static void bump_mtime(struct node *n)
 
 /* ---------- merge a spec list into a directory (lock held) ---------- */
 
-static void mark_gone(struct node *n)
+/* n left its parent's listing. It keeps its inode (and its own children,
+ * so a directory that comes back revives theirs too) until the parent lists
+ * it again. */
+static int mark_gone(struct node *parent, struct node *n)
 {
+    struct node **t = realloc(parent->gone_kids, (parent->n_gone + 1) * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    parent->gone_kids = t;
+    t[parent->n_gone++] = n;
     n->gone = true;
-    for (size_t i = 0; i < n->n_children; i++)
-        mark_gone(n->children[i]);
-    free(n->children);
-    n->children = NULL;
-    n->n_children = 0;
     n->listed = false;
+    return 0;
+}
+
+/* A child that left dir's listing earlier and now comes back, or NULL. */
+static struct node *revive(struct node *dir, const char *key, enum cat_kind kind)
+{
+    for (size_t i = 0; i < dir->n_gone; i++) {
+        struct node *g = dir->gone_kids[i];
+        if (g->kind == kind && strcmp(g->key, key) == 0) {
+            dir->gone_kids[i] = dir->gone_kids[--dir->n_gone];
+            return g;
+        }
+    }
+    return NULL;
 }
 
 static int cmp_node_key(const void *a, const void *b)
@@ -372,6 +395,8 @@ static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, 
         if (hit && !used[hit - old] && (*hit)->kind == specs[i].kind) {
             k = *hit;
             used[hit - old] = true;
+        } else if ((k = revive(dir, specs[i].key, specs[i].kind)) != NULL) {
+            /* back in the listing: same node, same inode */
         } else {
             k = node_new(c, specs[i].kind, dir);
             if (!k)
@@ -396,8 +421,8 @@ static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, 
         }
     }
     for (size_t i = 0; i < n_old; i++)
-        if (!used[i])
-            mark_gone(old[i]);
+        if (!used[i] && mark_gone(dir, old[i]) != 0)
+            goto out;
 
     qsort(kids, n, sizeof(*kids), cmp_child_name);
     free(dir->children);
@@ -709,6 +734,7 @@ static int cluster_specs(struct catalog *c, const struct node *cl, bool sharded,
             if (slot->mtime > d->mtime)
                 d->mtime = slot->mtime;
         }
+        d->n_sub = dedupe_specs(d->sub, d->n_sub);
         i = j;
     }
     for (size_t i = 0; i < nl; i++) {
@@ -745,8 +771,8 @@ static struct node *listing_owner(struct node *d)
                                                                                        : d;
 }
 
-static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharded, struct spec **s,
-                         size_t *n)
+static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharded, bool cold,
+                         struct spec **s, size_t *n)
 {
     struct api_param p[] = {
         {"Region", snap->region}, {"Zone", snap->zone}, {"ClusterId", snap->cluster_id}};
@@ -757,10 +783,18 @@ static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharde
     int rc = call_source(c, "ListUMongoDBBackup", p, 3, &jb);
     if (!rc)
         rc = listing_parse_backups(jb, &b, &nb);
-    if (!rc)
+    if (!rc) {
         rc = call_source(c, "ListUMongoDBLogPackage", p, 3, &jl);
-    if (!rc)
-        rc = listing_parse_logs(jl, &l, &nl);
+        /* Keys allowed to list backups but not log packages still see the
+         * backups, without logs/. Once listed, a refusal fails the refresh
+         * like any other error, so logs/ does not vanish on a passing fault. */
+        if (rc == -EACCES && cold) {
+            log_warn("cluster %s: no permission to list log packages", snap->cluster_id);
+            rc = 0;
+        } else if (!rc) {
+            rc = listing_parse_logs(jl, &l, &nl);
+        }
+    }
     if (!rc)
         rc = cluster_specs(c, snap, sharded, b, nb, l, nl, s, n);
     listing_free_backups(&b, nb);
@@ -783,15 +817,20 @@ static bool xattr_is(const struct node *n, const char *name, const char *value)
 static int ensure_listed(struct catalog *c, struct node *d)
 {
     d = listing_owner(d);
-    for (;;) {
-        if (d->gone)
-            return -ENOENT;
-        if (!d->refreshing)
-            break;
+    bool waited = false;
+    unsigned gen = d->refresh_gen;
+    while (d->refreshing) {
+        waited = true;
         pthread_cond_wait(&c->refreshed, &c->lock);
     }
+    if (d->gone)
+        return -ENOENT;
+    /* We waited for someone else's refresh: its answer is ours too, even a
+     * failure (retrying in turn would multiply the time to an error). */
+    if (waited && d->refresh_gen != gen && d->refresh_err)
+        return d->refresh_err;
     time_t now = time(NULL);
-    if (d->listed && now - d->listed_at < (time_t)c->dir_ttl)
+    if (d->listed && (now - d->listed_at < (time_t)c->dir_ttl || (waited && d->refresh_gen != gen)))
         return 0;
 
     d->refreshing = true;
@@ -801,6 +840,7 @@ static int ensure_listed(struct catalog *c, struct node *d)
                         .zone = xstrdup(d->zone),
                         .cluster_id = xstrdup(d->cluster_id)};
     bool sharded = xattr_is(d, "cluster_type", "SharedCluster");
+    bool cold = !d->listed;
     pthread_mutex_unlock(&c->lock);
 
     struct spec *s = NULL;
@@ -812,7 +852,7 @@ static int ensure_listed(struct catalog *c, struct node *d)
         rc = snap.region ? list_region(c, snap.region, &s, &n) : -ENOMEM;
     else
         rc = (snap.region && snap.zone && snap.cluster_id)
-                 ? fetch_cluster(c, &snap, sharded, &s, &n)
+                 ? fetch_cluster(c, &snap, sharded, cold, &s, &n)
                  : -ENOMEM;
     free(snap.region);
     free(snap.zone);
@@ -835,6 +875,8 @@ static int ensure_listed(struct catalog *c, struct node *d)
         rc = 0;
     }
     d->refreshing = false;
+    d->refresh_gen++;
+    d->refresh_err = rc;
     pthread_cond_broadcast(&c->refreshed);
     pthread_mutex_unlock(&c->lock);
     specs_free(s, n);
