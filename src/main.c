@@ -299,7 +299,8 @@ int main(int argc, char *argv[])
                          .attr_timeout = 1.0};
 
     /* Read-only at the kernel too, and the kernel checks modes for us. */
-    fuse_opt_add_arg(&args, "-oro,nosuid,nodev,default_permissions,fsname=umongofs,subtype=umongofs");
+    fuse_opt_add_arg(&args,
+                     "-oro,nosuid,nodev,default_permissions,fsname=umongofs,subtype=umongofs");
     fuse = fuse_new(&args, fs_operations(), sizeof(*fs_operations()), &fsc);
     if (!fuse)
         goto out;
