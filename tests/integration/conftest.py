@@ -84,3 +84,47 @@ def emulator_factory(tmp_path, world_builder):
         if rc != 0:
             bad.append("emulator pid %s exited %r:\n%s" % (emu.pid, rc, emu.log_text()))
     assert not bad, "\n".join(bad)
+
+
+# -- real mounts (tests/integration/mount.py) ------------------------------------------
+
+from mount import Mount, MountError, require_fuse  # noqa: E402
+
+
+@pytest.fixture
+def mount_factory(tmp_path):
+    """make(emu_or_api_url, *options, start=True, **Mount kwargs) -> a Mount.
+
+    Every mount is unmounted at the end of the test; the test then fails if a
+    daemon did not exit 0 or its stderr shows a sanitizer report or an error
+    line the test did not declare (expect_errors=[regex], or m.expect_error())."""
+    require_fuse()
+    mounts = []
+
+    def make(target=None, *options, start=True, **kw):
+        api_url = target if isinstance(target, str) or target is None else target.api_url
+        n = len(mounts)
+        path = tmp_path / ("mnt-%d" % n)
+        path.mkdir()
+        kw.setdefault("log_path", str(tmp_path / ("umongofs-%d.stderr" % n)))
+        m = Mount(str(path), api_url, options, **kw)
+        mounts.append(m)
+        if start:
+            m.start()
+        return m
+
+    yield make
+    problems = []
+    for m in mounts:
+        try:
+            m.stop()
+        except MountError as e:
+            problems.append(str(e))
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def demo_mount(emu, mount_factory):
+    """The demo world on the session emulator, mounted with default options."""
+    return mount_factory(emu)

@@ -1,0 +1,165 @@
+"""What the mount costs the provider: API calls, download URLs, store requests."""
+
+import hashlib
+import os
+import subprocess
+import time
+
+from treewalk import sha256_file, walk
+
+MiB = 1 << 20
+
+
+def _spec(sizes, seed=70):
+    z = "cn-bj2-02"
+    backups = [{"BackupId": "bk-obj-%d" % i, "BackupName": "obj-%d.bin" % i,
+                "ClusterId": "udb-eco01", "Zone": z, "State": "Success", "BackupSize": "auto",
+                "BackupType": "manual", "StartTime": 1795000000 + i, "EndTime": 1795000100 + i,
+                "content": {"random": n, "seed": seed + i}} for i, n in enumerate(sizes)]
+    return {"clusters": [{"Region": "cn-bj2", "Zone": z, "ClusterId": "udb-eco01", "Name": "eco",
+                          "DBVersion": "MongoDB-4.2", "ClusterType": "ReplicaSet",
+                          "State": "Running", "CreateTime": 1795000000, "backups": backups}]}
+
+
+def _ls_lR(path):
+    return subprocess.run(["ls", "-lR", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          check=True, timeout=60).stdout
+
+
+def test_second_ls_lR_inside_dir_ttl_costs_no_api_call(emu, mount_factory):
+    m = mount_factory(emu)
+    _ls_lR(m.path)
+    assert emu.stats()["api_total"] > 0
+    time.sleep(1.1)  # past the kernel's entry/attr cache: the daemon itself answers
+    emu.reset()
+    _ls_lR(m.path)
+    walk(m.path)  # getattr + listxattr + getxattr everywhere: still no call
+    st = emu.stats()
+    assert st["api_total"] == 0, "second ls -lR cost API calls: %r" % st["api"]
+
+
+def test_listing_is_refreshed_after_dir_ttl(emu, mount_factory):
+    m = mount_factory(emu, "dir_ttl=1")
+    _ls_lR(m.path)
+    time.sleep(1.2)
+    emu.reset()
+    _ls_lR(m.path)
+    api = emu.stats()["api"]
+    assert api.get("ListUMongoDBBackup", 0) >= 1 and api.get("GetRegion", 0) >= 1, api
+
+
+def _check_ranges(lengths, sizes):
+    """Every range at least 1 MiB, except the final tail of an object."""
+    small = [n for n in lengths if n < MiB]
+    for n in small:
+        assert any(n <= s and (s - n) % MiB == 0 for s in sizes), \
+            "a %d-byte range that is not the tail of an object: %r" % (n, lengths)
+
+
+def test_reads_ask_for_at_least_1MiB_per_range(emulator_factory, mount_factory):
+    sizes = [5 * MiB + 12345, 300000]
+    emu = emulator_factory(_spec(sizes))
+    m = mount_factory(emu)
+    walk(m.path)
+    emu.reset()
+    for i, size in enumerate(sizes):
+        h = hashlib.sha256()
+        with open(m.p("cn-bj2", "eco", "obj-%d.bin" % i), "rb", buffering=0) as f:
+            while True:
+                b = f.read(4096)
+                if not b:
+                    break
+                h.update(b)
+        assert h.hexdigest() == sha256_file(emu.object_path("udb-eco01", "bk-obj-%d" % i))
+    st = emu.stats()["store"]
+    lengths = st["range_lengths"]
+    assert lengths, st
+    _check_ranges(lengths, sizes)
+    # One request per block, not per 4 KiB read (a few retries' worth of slack).
+    blocks = sum((s + MiB - 1) // MiB for s in sizes)
+    assert st["requests"] <= blocks + 2, "%d store requests for %d MiB-blocks: %r" % (
+        st["requests"], blocks, lengths)
+    assert st["bytes"] <= 2 * sum(sizes), "downloaded %d bytes for %d" % (st["bytes"], sum(sizes))
+
+
+def test_random_small_preads_still_fetch_whole_blocks(emulator_factory, mount_factory):
+    sizes = [6 * MiB + 3]
+    emu = emulator_factory(_spec(sizes, seed=90))
+    m = mount_factory(emu)
+    with open(emu.object_path("udb-eco01", "bk-obj-0"), "rb") as f:
+        data = f.read()
+    emu.reset()
+    fd = os.open(m.p("cn-bj2", "eco", "obj-0.bin"), os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        for off in range(0, len(data), 256 * 1024 + 4096):
+            assert os.pread(fd, 4096, off) == data[off:off + 4096]
+    finally:
+        os.close(fd)
+    _check_ranges(emu.stats()["store"]["range_lengths"], sizes)
+
+
+def test_url_reused_across_opens_within_its_lifetime(emulator_factory, mount_factory):
+    sizes = [5 * MiB]
+    emu = emulator_factory(_spec(sizes, seed=80))
+    m = mount_factory(emu)
+    path = m.p("cn-bj2", "eco", "obj-0.bin")
+    with open(emu.object_path("udb-eco01", "bk-obj-0"), "rb") as f:
+        data = f.read()
+    walk(m.path)
+    emu.reset()
+    for off in (0, 4 * MiB + 100):  # a different block each time: the store is asked twice
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+            assert os.pread(fd, 4096, off) == data[off:off + 4096]
+        finally:
+            os.close(fd)
+    st = emu.stats()
+    assert st["store"]["requests"] >= 2, st
+    assert st["api"].get("DescribeUMongoDBBackupURL", 0) == 1, st["api"]
+
+
+def test_url_expiry_mid_read(emulator_factory, mount_factory):
+    """url_ttl=2, and the store lets URLs expire even sooner (0.5 s) while the
+    read is throttled to 1 MiB/s per connection, so it takes several seconds:
+    the daemon gets 403s, asks for new URLs and still returns every byte."""
+    sizes = [6 * MiB + 999]
+    emu = emulator_factory(_spec(sizes, seed=60))
+    m = mount_factory(emu, "url_ttl=2", "block_size=1M", "max_conns=2")
+    walk(m.path)
+    emu.reset()
+    emu.config(store_bandwidth=MiB, url_ttl_override=0.5)
+    t0 = time.monotonic()
+    got = sha256_file(m.p("cn-bj2", "eco", "obj-0.bin"))
+    took = time.monotonic() - t0
+    assert got == sha256_file(emu.object_path("udb-eco01", "bk-obj-0"))
+    st = emu.stats()
+    assert took > 3.0, "the read was not throttled (%.1fs); the test proves nothing" % took
+    assert st["store"]["status"].get("403", 0) >= 1, st["store"]
+    assert st["api"].get("DescribeUMongoDBBackupURL", 0) >= 3, st["api"]
+
+
+def test_url_refreshed_after_url_ttl_without_a_403(emulator_factory, mount_factory):
+    """url_ttl=2 (the store honours ValidTime): after 2 s the daemon asks for a new
+    URL before using the old one, instead of running into the store's 403."""
+    sizes = [5 * MiB]
+    emu = emulator_factory(_spec(sizes, seed=81))
+    m = mount_factory(emu, "url_ttl=2")
+    path = m.p("cn-bj2", "eco", "obj-0.bin")
+    with open(emu.object_path("udb-eco01", "bk-obj-0"), "rb") as f:
+        data = f.read()
+    walk(m.path)
+    emu.reset()
+    for i, off in enumerate((0, 4 * MiB + 100)):
+        if i:
+            time.sleep(2.1)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+            assert os.pread(fd, 4096, off) == data[off:off + 4096]
+        finally:
+            os.close(fd)
+    st = emu.stats()
+    assert st["api"].get("DescribeUMongoDBBackupURL", 0) == 2, st["api"]
+    assert st["store"]["status"].get("403", 0) == 0, st["store"]["status"]
