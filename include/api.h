@@ -53,6 +53,10 @@ bool api_retcode_retryable(long retcode);
  * calling thread: "RetCode 171: ...", "HTTP 502", "Couldn't connect to server". */
 const char *api_last_error(void);
 
+/* The RetCode of the calling thread's last answer, -1 when none arrived
+ * (transport failure, malformed answer). */
+long api_last_retcode(void);
+
 /* Counters since api_new (for logs and tests). */
 unsigned long api_calls_made(const struct api_client *c);
 

@@ -94,6 +94,12 @@ void catalog_object_clear(struct cat_object *obj);
  * the file's st_size (the listing's BackupSize can be wrong). */
 void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size);
 
+/* Records what the object store said about ino at an open (its length, as
+ * catalog_set_size, and its ETag). Returns true when the same length and
+ * ETag were recorded before, i.e. data cached from an earlier open is still
+ * the object's; false the first time or when the object changed. */
+bool catalog_object_seen(struct catalog *c, uint64_t ino, uint64_t size, const char *etag);
+
 /* Extended attributes (interface.md). getxattr: value length, or -ENODATA,
  * -ERANGE when size is too small (size 0 asks for the length). listxattr:
  * the NUL-separated names' total length, or -ERANGE. */

@@ -40,8 +40,9 @@ int config_load_credentials(const struct config_request *req, struct credentials
 /* Wipes the keys (explicit_bzero) and frees everything; the struct is zeroed. */
 void config_credentials_clear(struct credentials *c);
 
-/* Removes DEZAI_PRIVATE_KEY (and DEZAI_PUBLIC_KEY) from the process
- * environment so no child inherits it. */
+/* Wipes DEZAI_PRIVATE_KEY (and DEZAI_PUBLIC_KEY) in place and removes them
+ * from the environment: not in /proc/<pid>/environ, not inherited. Call after
+ * config_load_credentials has copied them. */
 void config_scrub_environment(void);
 
 /* 0 when path is a regular file not readable/writable by group or others,

@@ -10,6 +10,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -24,12 +25,19 @@ struct fs_ctx {
     struct http_pool *data_http; /* object-store connections */
     struct reader_pool_opts reader_opts;
     struct reader_pool *readers; /* started by init(), after daemonizing */
+    pthread_mutex_t files_lock;  /* guards files */
+    struct fs_file *files;       /* open files, closed by destroy() if the
+                                    kernel never released them (SIGTERM) */
     uid_t uid;
     gid_t gid;
+    mode_t umask;        /* cleared from every mode */
     double attr_timeout; /* seconds the kernel may trust attributes */
 };
 
-/* The operation table; private_data must be a struct fs_ctx. */
+struct fs_file;
+
+/* The operation table; private_data must be a struct fs_ctx whose
+ * files_lock is initialised. */
 const struct fuse_operations *fs_operations(void);
 
 /* errno (positive) for an internal negative error code. */

@@ -50,9 +50,10 @@ void reader_pool_free(struct reader_pool **p);
 struct reader *reader_open(struct reader_pool *p, reader_url_fn url, void *url_ctx,
                            void (*free_ctx)(void *));
 
-/* Learns the object's length from the store (fetching the first block).
- * 0 with *size set, or a negative errno. */
-int reader_probe(struct reader *r, uint64_t *size);
+/* Learns the object's length and ETag from the store (fetching the first
+ * block). 0 with *size and etag (NUL-terminated, "" if none) set, or a
+ * negative errno. */
+int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len);
 
 /* Reads up to size bytes at off; returns bytes read (0 at the end) or -errno. */
 ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off);

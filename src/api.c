@@ -16,6 +16,12 @@
 #define API_MAX_PARAMS 32
 
 static __thread char t_last_error[256];
+static __thread long t_last_retcode = -1;
+
+long api_last_retcode(void)
+{
+    return t_last_retcode;
+}
 
 const char *api_last_error(void)
 {
@@ -166,6 +172,7 @@ static int call_once(struct api_client *c, const char *action, const char *body,
     long status = 0;
     *out = NULL;
     *retcode = -1;
+    t_last_retcode = -1;
     atomic_fetch_add(&c->calls, 1);
     int rc = http_post(c->pool, c->url, "application/x-www-form-urlencoded", body, &resp, &status);
     if (rc == -E2BIG) {
@@ -201,6 +208,7 @@ static int call_once(struct api_client *c, const char *action, const char *body,
         goto out;
     }
     *retcode = (long)jrc->valuedouble;
+    t_last_retcode = *retcode;
     if (*retcode != 0) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "Message");
         const char *m = cJSON_IsString(msg) && msg->valuestring ? msg->valuestring : "";

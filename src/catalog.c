@@ -54,6 +54,7 @@ struct node {
     /* attributes */
     uint64_t size;
     bool size_verified;
+    char *etag; /* as the store said at the last open, NULL before */
     bool readable;
     int64_t mtime;
 
@@ -213,6 +214,7 @@ static void node_free(struct node *n)
     free(n->name);
     free(n->children);
     free(n->gone_kids);
+    free(n->etag);
     free(n->region);
     free(n->zone);
     free(n->cluster_id);
@@ -260,11 +262,17 @@ static struct node *child_by_name(const struct node *dir, const char *name, size
     return NULL;
 }
 
-/* Bubbles a newer time up to the ancestors (a directory shows its newest child). */
-static void bump_mtime(struct node *n)
+/* A listed directory shows its newest child's time; after d's children
+ * changed, recompute d and its ancestors (their newest child may be d). */
+static void update_dir_times(struct node *d)
 {
-    for (struct node *p = n->parent; p && p->mtime < n->mtime; n = p, p = p->parent)
-        p->mtime = n->mtime;
+    for (; d && d->n_children; d = d->parent) {
+        int64_t newest = 0;
+        for (size_t i = 0; i < d->n_children; i++)
+            if (d->children[i]->mtime > newest)
+                newest = d->children[i]->mtime;
+        d->mtime = newest;
+    }
 }
 
 /* ---------- merge a spec list into a directory (lock held) ---------- */
@@ -429,13 +437,7 @@ static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, 
     dir->children = kids;
     dir->n_children = n;
     kids = NULL;
-    if (n) {
-        int64_t newest = 0;
-        for (size_t i = 0; i < n; i++)
-            newest = dir->children[i]->mtime > newest ? dir->children[i]->mtime : newest;
-        dir->mtime = newest;
-        bump_mtime(dir);
-    }
+    update_dir_times(dir);
     rc = 0;
 out:
     if (names)
@@ -483,6 +485,15 @@ static int call_source(struct catalog *c, const char *action, const struct api_p
     return c->src.call(c->src.ctx, action, p, n, out);
 }
 
+/* A parser's verdict, logged: an answer without its list is the provider's
+ * fault and the user sees EIO, so say why. */
+static int parsed(int rc, const char *action)
+{
+    if (rc)
+        log_err("%s: malformed answer (no usable list): %s", action, strerror(-rc));
+    return rc;
+}
+
 static bool region_wanted(const struct catalog *c, const char *region)
 {
     if (!c->regions)
@@ -502,7 +513,7 @@ static int list_root(struct catalog *c, struct spec **out, size_t *n_out)
     int rc = call_source(c, "GetRegion", NULL, 0, &j);
     if (rc)
         goto out;
-    rc = listing_parse_regions(j, &r, &n);
+    rc = parsed(listing_parse_regions(j, &r, &n), "GetRegion");
     if (rc)
         goto out;
     rc = -ENOMEM;
@@ -549,7 +560,7 @@ static int list_region(struct catalog *c, const char *region, struct spec **out,
     int rc = call_source(c, "ListUMongoDBInstances", p, 1, &j);
     if (rc)
         goto out;
-    rc = listing_parse_clusters(j, &l, &n);
+    rc = parsed(listing_parse_clusters(j, &l, &n), "ListUMongoDBInstances");
     if (rc)
         goto out;
     rc = -ENOMEM;
@@ -782,7 +793,7 @@ static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharde
     size_t nb = 0, nl = 0;
     int rc = call_source(c, "ListUMongoDBBackup", p, 3, &jb);
     if (!rc)
-        rc = listing_parse_backups(jb, &b, &nb);
+        rc = parsed(listing_parse_backups(jb, &b, &nb), "ListUMongoDBBackup");
     if (!rc) {
         rc = call_source(c, "ListUMongoDBLogPackage", p, 3, &jl);
         /* Keys allowed to list backups but not log packages still see the
@@ -792,7 +803,7 @@ static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharde
             log_warn("cluster %s: no permission to list log packages", snap->cluster_id);
             rc = 0;
         } else if (!rc) {
-            rc = listing_parse_logs(jl, &l, &nl);
+            rc = parsed(listing_parse_logs(jl, &l, &nl), "ListUMongoDBLogPackage");
         }
     }
     if (!rc)
@@ -1065,6 +1076,24 @@ void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size)
         n->size_verified = true;
     }
     pthread_mutex_unlock(&c->lock);
+}
+
+bool catalog_object_seen(struct catalog *c, uint64_t ino, uint64_t size, const char *etag)
+{
+    bool same = false;
+    pthread_mutex_lock(&c->lock);
+    if (ino > 0 && ino < c->n_ino && !is_dir_kind(c->by_ino[ino]->kind)) {
+        struct node *n = c->by_ino[ino];
+        same = n->etag && n->size_verified && n->size == size && strcmp(n->etag, etag) == 0;
+        char *e = same ? NULL : strdup(etag);
+        if (e) {
+            free(n->etag);
+            n->etag = e;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    catalog_set_size(c, ino, size);
+    return same;
 }
 
 int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf, size_t size)

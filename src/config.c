@@ -591,12 +591,21 @@ void config_credentials_clear(struct credentials *c)
     explicit_bzero(c, sizeof(*c));
 }
 
-/* unsetenv drops the variables from environ, so no child gets them. The
- * original strings from execve stay in this process's memory (and in
- * /proc/self/environ); overwriting them in place would also corrupt glibc's
- * setenv bookkeeping, so we leave that to the caller's threat model. */
+/* The value is wiped in place before unsetenv: the strings from execve live
+ * on in this process's memory and in /proc/<pid>/environ, which other
+ * processes of the same user can read. Wiping a string glibc allocated for a
+ * setenv() can at worst make a later setenv() of the same text allocate
+ * afresh, never read freed memory. */
+static void scrub_one(const char *name)
+{
+    char *v = getenv(name);
+    if (v)
+        explicit_bzero(v, strlen(v));
+    unsetenv(name);
+}
+
 void config_scrub_environment(void)
 {
-    unsetenv(ENV_PRIVATE);
-    unsetenv(ENV_PUBLIC);
+    scrub_one(ENV_PRIVATE);
+    scrub_one(ENV_PUBLIC);
 }

@@ -15,7 +15,30 @@
 struct fs_file {
     struct reader *reader;
     uint64_t ino;
+    struct fs_file *prev, *next; /* fs_ctx.files */
 };
+
+static void files_add(struct fs_ctx *c, struct fs_file *f)
+{
+    pthread_mutex_lock(&c->files_lock);
+    f->next = c->files;
+    if (c->files)
+        c->files->prev = f;
+    c->files = f;
+    pthread_mutex_unlock(&c->files_lock);
+}
+
+static void files_remove(struct fs_ctx *c, struct fs_file *f)
+{
+    pthread_mutex_lock(&c->files_lock);
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        c->files = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    pthread_mutex_unlock(&c->files_lock);
+}
 
 /* What the reader needs to get (and replace) this file's download URL. */
 struct url_ctx {
@@ -61,10 +84,10 @@ static void fill_stat(const struct cat_stat *cs, struct stat *st)
     st->st_blksize = FS_BLKSIZE;
     st->st_mtime = st->st_ctime = st->st_atime = (time_t)cs->mtime;
     if (cs->is_dir) {
-        st->st_mode = S_IFDIR | 0555;
+        st->st_mode = S_IFDIR | (0555 & ~c->umask);
     } else {
         /* Unfinished backups (show_all) cannot be read: say so in the mode. */
-        st->st_mode = S_IFREG | (cs->readable ? 0444 : 0);
+        st->st_mode = S_IFREG | (cs->readable ? 0444 & ~c->umask : 0);
         st->st_size = (off_t)cs->size;
         st->st_blocks = (blkcnt_t)((cs->size + 511) / 512);
     }
@@ -92,6 +115,14 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void fs_destroy(void *data)
 {
     struct fs_ctx *c = data;
+    /* Files still open when the loop ends (unmounted by a signal) never get
+     * a release: close them so their readers stop before the workers do. */
+    for (struct fs_file *f = c->files, *nx; f; f = nx) {
+        nx = f->next;
+        reader_close(&f->reader);
+        free(f);
+    }
+    c->files = NULL;
     reader_pool_free(&c->readers);
 }
 
@@ -162,32 +193,33 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         goto fail;
     }
     f->ino = u->obj.ino;
-    bool verified = u->obj.size_verified;
-    uint64_t listed = u->obj.size;
+    uint64_t known = u->obj.size;
     f->reader = reader_open(c->readers, url_for, u, url_ctx_free);
     if (!f->reader) {
         rc = -ENOMEM;
         goto fail;
     }
-    u = NULL;           /* owned by the reader now */
-    fi->keep_cache = 1; /* backups never change under the same id */
-    if (!verified) {
-        /* The listing's size may be wrong; learn the true one before the
-         * kernel trusts it, since it stops reading at st_size. */
-        uint64_t size = 0;
-        rc = reader_probe(f->reader, &size);
-        if (rc)
-            goto fail;
-        catalog_set_size(c->catalog, f->ino, size);
-        if (size != listed) {
-            /* The kernel still holds the listed size for this inode; read
-             * around its page cache so every byte reaches the reader. */
-            fi->direct_io = 1;
-            fi->keep_cache = 0;
-            /* And make it ask for the attributes again (st_size). */
-            fuse_invalidate_path(fuse_get_context()->fuse, path);
-        }
+    u = NULL; /* owned by the reader now */
+
+    /* Ask the store for the object's length and ETag before the kernel
+     * reads: the listing's size may be wrong (the kernel stops at st_size),
+     * and the object may have changed since data was cached at an earlier
+     * open. The first block fetched here serves the first read. */
+    uint64_t size = 0;
+    char etag[128];
+    rc = reader_probe(f->reader, &size, etag, sizeof(etag));
+    if (rc)
+        goto fail;
+    fi->keep_cache = catalog_object_seen(c->catalog, f->ino, size, etag);
+    if (size != known) {
+        /* The kernel still holds the old size for this inode: read around
+         * its page cache so every byte reaches the reader, and make it ask
+         * for the attributes (st_size) again. */
+        fi->direct_io = 1;
+        fi->keep_cache = 0;
+        fuse_invalidate_path(fuse_get_context()->fuse, path);
     }
+    files_add(c, f);
     fi->fh = (uint64_t)(uintptr_t)f;
     return 0;
 fail:
@@ -212,6 +244,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 {
     struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
     if (f) {
+        files_remove(ctx(), f);
         reader_close(&f->reader);
         free(f);
     }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -112,8 +113,43 @@ static void pool_return(struct http_pool *p, CURL *h)
     pthread_mutex_unlock(&p->lock);
 }
 
-static void setup_common(struct http_pool *p, CURL *h, const char *url)
+/* Stall detection. curl's LOW_SPEED_* averages speed over a window of
+ * several seconds, so a burst followed by silence is noticed late; this
+ * aborts a transfer that has moved no byte for timeout_s, measured from the
+ * last byte. */
+struct stall_guard {
+    struct timespec last;
+    curl_off_t seen;
+    unsigned timeout_s;
+};
+
+static int stall_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
 {
+    struct stall_guard *g = ud;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (dlnow + ulnow != g->seen) {
+        g->seen = dlnow + ulnow;
+        g->last = now;
+        return 0;
+    }
+    double idle = (double)(now.tv_sec - g->last.tv_sec) + (now.tv_nsec - g->last.tv_nsec) / 1e9;
+    if (idle >= g->timeout_s) {
+        snprintf(t_last_error, sizeof(t_last_error), "no data for %u s", g->timeout_s);
+        return 1; /* CURLE_ABORTED_BY_CALLBACK: retryable */
+    }
+    return 0;
+}
+
+static void setup_common(struct http_pool *p, CURL *h, const char *url, struct stall_guard *g)
+{
+    g->seen = 0;
+    g->timeout_s = p->timeout_s;
+    clock_gettime(CLOCK_MONOTONIC, &g->last);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stall_check);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, g);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -286,7 +322,8 @@ int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t le
                           .clen = UINT64_MAX};
     char range[64];
     snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + len - 1);
-    setup_common(p, h, url);
+    struct stall_guard guard;
+    setup_common(p, h, url, &guard);
     curl_easy_setopt(h, CURLOPT_RANGE, range);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, range_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
@@ -369,7 +406,8 @@ int http_post(struct http_pool *p, const char *url, const char *content_type, co
     int rc = -ENOMEM;
     if (!hdrs)
         goto out;
-    setup_common(p, h, url);
+    struct stall_guard guard;
+    setup_common(p, h, url, &guard);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)p->timeout_s);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);

@@ -12,8 +12,10 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "retry.h"
@@ -23,10 +25,12 @@ enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
 struct slot {
     enum slot_state state;
     uint64_t block;
-    char *data;    /* block_size bytes, allocated on first use */
-    size_t len;    /* bytes valid (less than block_size only at the end) */
-    int err;       /* FAILED: the negative errno */
-    uint64_t used; /* LRU tick */
+    char *data;       /* block_size bytes, allocated on first use */
+    size_t len;       /* bytes valid (less than block_size only at the end) */
+    int err;          /* FAILED: the negative errno */
+    time_t failed_at; /* FAILED: when (monotonic seconds) */
+    bool fail_told;   /* FAILED: the error was already repeated once */
+    uint64_t used;    /* LRU tick */
 };
 
 struct reader {
@@ -249,11 +253,26 @@ static bool any_loading(const struct reader *r)
     return false;
 }
 
+/* A failed block repeats its error to one new request within this time
+ * instead of being fetched again: the kernel retries a failed page read at
+ * once, and running the whole retry schedule twice would double the time to
+ * an error. */
+#define FAIL_HOLD_S 2
+
+static time_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
 static void finish_slot(struct reader *r, struct slot *s, int rc, size_t len)
 {
     s->state = rc ? SLOT_FAILED : SLOT_READY;
     s->err = rc;
     s->len = len;
+    s->failed_at = rc ? mono_now() : 0;
+    s->fail_told = false;
     pthread_cond_broadcast(&r->cond);
 }
 
@@ -413,6 +432,7 @@ void reader_close(struct reader **pr)
  * (dropped while fetching). Blocks in [keep_lo, b] are not evicted. */
 static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, int *err)
 {
+    bool waited = false;
     for (;;) {
         struct slot *s = find_slot(r, b);
         if (s && s->state == SLOT_READY) {
@@ -420,11 +440,20 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
             return s;
         }
         if (s && s->state == SLOT_FAILED) {
-            *err = s->err;
-            s->state = SLOT_EMPTY; /* the next read tries again */
-            return NULL;
+            /* Those who waited for the fetch share its error. A new request
+             * soon after gets it once more (that is the kernel retrying the
+             * page read it just saw fail), anything later fetches again. */
+            bool fresh = mono_now() - s->failed_at < FAIL_HOLD_S;
+            if (waited || (fresh && !s->fail_told)) {
+                s->fail_told = s->fail_told || !waited;
+                *err = s->err;
+                return NULL;
+            }
+            s->state = SLOT_EMPTY;
+            continue;
         }
         if (s) { /* loading elsewhere */
+            waited = true;
             pthread_cond_wait(&r->cond, &r->lock);
             continue;
         }
@@ -442,6 +471,10 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
         int rc = fetch_block(r, b, s->data, &len);
         pthread_mutex_lock(&r->lock);
         finish_slot(r, s, rc, len);
+        if (rc) {
+            *err = rc;
+            return NULL;
+        }
     }
 }
 
@@ -500,7 +533,7 @@ ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
     return (ssize_t)done;
 }
 
-int reader_probe(struct reader *r, uint64_t *size)
+int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len)
 {
     char byte;
     ssize_t n = reader_read(r, &byte, 1, 0);
@@ -509,6 +542,7 @@ int reader_probe(struct reader *r, uint64_t *size)
     pthread_mutex_lock(&r->lock);
     int rc = r->total_known ? 0 : -EIO;
     *size = r->total;
+    snprintf(etag, etag_len, "%s", r->etag);
     /* A probe is not a sequential read: do not let it start prefetching. */
     r->seq_end = 0;
     r->ahead = 0;

@@ -113,10 +113,34 @@ LEAK_REPORT_RE = re.compile(r"^=+\d+=+ERROR: LeakSanitizer:.*?^SUMMARY: AddressS
                             r"\d+ byte\(s\) leaked[^\n]*\n?", re.S | re.M)
 
 
+LEAK_ENTRY_RE = re.compile(r"^(?:Direct|Indirect) leak of .*?(?=^(?:Direct|Indirect) leak|^SUMMARY|\Z)",
+                           re.S | re.M)
+
+
+def _libfuse_only(report):
+    """True when every allocation in a LeakSanitizer report was made by libfuse
+    itself (frame #1 in libfuse3.so): libfuse 3.14's multi-threaded loop leaves
+    a worker behind now and then when a signal ends it. Leaks with a frame of
+    ours on top still count."""
+    entries = LEAK_ENTRY_RE.findall(report)
+    if not entries:
+        return False
+    for e in entries:
+        m = re.search(r"^\s*#1 [^\n]*", e, re.M)
+        if not m or "libfuse3.so" not in m.group(0):
+            return False
+    return True
+
+
+def strip_libfuse_leaks(text):
+    return LEAK_REPORT_RE.sub(lambda m: "" if _libfuse_only(m.group(0)) else m.group(0), text)
+
+
 def check_log(text, expect_errors=(), what="umongofs stderr", allow_leaks=False):
     """Problems in a daemon's stderr: sanitizer reports, unexpected error lines.
     allow_leaks: ignore LeakSanitizer reports (other sanitizer reports still count)."""
     problems = []
+    text = strip_libfuse_leaks(text)
     if allow_leaks:
         text = LEAK_REPORT_RE.sub("", text)
     if SANITIZER_RE.search(text):
@@ -366,6 +390,6 @@ def errno_of(fn, *args, **kw):
 
 
 __all__ = ["Mount", "MountError", "DEMO_KEYS", "clean_env", "check_log", "require_fuse",
-           "sanitizer_build", "is_mounted",
+           "sanitizer_build", "is_mounted", "strip_libfuse_leaks",
            "umongofs_bin", "run_oneshot", "find_daemon_pids", "pid_alive", "wait_until",
            "fusermount_unmount", "errno_of", "errno"]

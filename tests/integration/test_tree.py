@@ -320,9 +320,6 @@ def test_uid_gid_options(emu, mount_factory):
         assert stat.S_IMODE(e.st.st_mode) == want, e.rel
 
 
-@pytest.mark.xfail(reason="BUG: -o umask= replaces the mode bits with 0777&~umask (libfuse "
-                   "high-level umask), so files become 0750 instead of 0444&~umask=0440",
-                   strict=True)
 def test_umask_option(emu, mount_factory):
     m = mount_factory(emu, "uid=1234,gid=4321,umask=027")
     entries = walk(m.path, xattrs=False)
@@ -370,10 +367,6 @@ def _check_dir_mtimes(entries, dirs):
                 d.rel or "/", d.st.st_mtime, newest)
 
 
-@pytest.mark.xfail(reason="BUG: the root directory keeps the mount time as its mtime after "
-                   "the regions were listed (regions start with the mount time, and "
-                   "bump_mtime only ever raises the root's), instead of its newest child's "
-                   "time", strict=True)
 def test_root_mtime_is_newest_region(emu, mount_factory):
     m = mount_factory(emu)
     walk(m.path)
