@@ -24,13 +24,9 @@
 #include "listing.h"
 #include "log.h"
 #include "names.h"
+#include "spec.h"
 
 #define XATTR_PREFIX "user.umongofs."
-
-struct xattr {
-    char *name; /* without XATTR_PREFIX */
-    char *value;
-};
 
 struct node {
     uint64_t ino;
@@ -82,22 +78,6 @@ struct catalog {
     struct node *root;
 };
 
-/* What a refresh wants a directory to hold. */
-struct spec {
-    enum cat_kind kind;
-    char *key;
-    char *raw_name;
-    char *id; /* for the collision suffix */
-    uint64_t size;
-    bool readable;
-    int64_t mtime;
-    char *region, *zone, *cluster_id, *object_id;
-    struct xattr *xattrs;
-    size_t n_xattrs;
-    struct spec *sub; /* children of a batch/oplog/logs directory */
-    size_t n_sub;
-};
-
 /* ---------- small helpers ---------- */
 
 static char *xstrdup(const char *s)
@@ -105,83 +85,10 @@ static char *xstrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Keys carry their kind ("b:", "l:", ...) so ids of different kinds never meet. */
-static char *make_key(const char *prefix, const char *id)
-{
-    char *k = NULL;
-    return asprintf(&k, "%s%s", prefix, id) < 0 ? NULL : k;
-}
-
-static void xattrs_free(struct xattr *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(x[i].name);
-        free(x[i].value);
-    }
-    free(x);
-}
-
-static void spec_clear(struct spec *s)
-{
-    free(s->key);
-    free(s->raw_name);
-    free(s->id);
-    free(s->region);
-    free(s->zone);
-    free(s->cluster_id);
-    free(s->object_id);
-    xattrs_free(s->xattrs, s->n_xattrs);
-    for (size_t i = 0; i < s->n_sub; i++)
-        spec_clear(&s->sub[i]);
-    free(s->sub);
-    memset(s, 0, sizeof(*s));
-}
-
-static void specs_free(struct spec *s, size_t n)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < n; i++)
-        spec_clear(&s[i]);
-    free(s);
-}
-
-/* Adds an xattr when value is non-NULL. Returns -ENOMEM on failure. */
-static int spec_xattr(struct spec *s, const char *name, const char *value)
-{
-    if (!value)
-        return 0;
-    struct xattr *x = realloc(s->xattrs, (s->n_xattrs + 1) * sizeof(*x));
-    if (!x)
-        return -ENOMEM;
-    s->xattrs = x;
-    x[s->n_xattrs].name = strdup(name);
-    x[s->n_xattrs].value = strdup(value);
-    s->n_xattrs++;
-    if (!x[s->n_xattrs - 1].name || !x[s->n_xattrs - 1].value)
-        return -ENOMEM;
-    return 0;
-}
-
-static int spec_xattr_int(struct spec *s, const char *name, int64_t v)
-{
-    if (v < 0)
-        return 0;
-    char tmp[32];
-    snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    return spec_xattr(s, name, tmp);
-}
-
 static bool is_dir_kind(enum cat_kind k)
 {
     return k == CAT_ROOT || k == CAT_REGION || k == CAT_CLUSTER || k == CAT_BATCH ||
            k == CAT_OPLOGDIR || k == CAT_LOGSDIR;
-}
-
-static int64_t pick_time(int64_t a, int64_t b, int64_t c)
-{
-    /* 0 counts as missing too: the provider sends it for unfinished runs. */
-    return a > 0 ? a : b > 0 ? b : c > 0 ? c : 0;
 }
 
 /* ---------- nodes ---------- */
@@ -450,33 +357,6 @@ out:
     return rc;
 }
 
-static int cmp_spec_key(const void *a, const void *b)
-{
-    return strcmp(((const struct spec *)a)->key, ((const struct spec *)b)->key);
-}
-
-/* The provider may list an id twice; one entry per key survives. */
-static size_t dedupe_specs(struct spec *s, size_t n)
-{
-    if (n < 2)
-        return n;
-    qsort(s, n, sizeof(*s), cmp_spec_key);
-    size_t w = 1;
-    for (size_t i = 1; i < n; i++) {
-        if (strcmp(s[i].key, s[w - 1].key) == 0) {
-            log_warn("listing repeats id %s; keeping the first", s[i].key);
-            spec_clear(&s[i]);
-            continue;
-        }
-        if (w != i) {
-            s[w] = s[i];
-            memset(&s[i], 0, sizeof(s[i]));
-        }
-        w++;
-    }
-    return w;
-}
-
 /* ---------- building specs from listings (no lock) ---------- */
 
 static int call_source(struct catalog *c, const char *action, const struct api_param *p, size_t n,
@@ -494,57 +374,16 @@ static int parsed(int rc, const char *action)
     return rc;
 }
 
-static bool region_wanted(const struct catalog *c, const char *region)
-{
-    if (!c->regions)
-        return true;
-    for (char **r = c->regions; *r; r++)
-        if (strcmp(*r, region) == 0)
-            return true;
-    return false;
-}
-
 static int list_root(struct catalog *c, struct spec **out, size_t *n_out)
 {
     cJSON *j = NULL;
     struct listing_region *r = NULL;
-    size_t n = 0, m = 0;
-    struct spec *s = NULL;
+    size_t n = 0;
     int rc = call_source(c, "GetRegion", NULL, 0, &j);
-    if (rc)
-        goto out;
-    rc = parsed(listing_parse_regions(j, &r, &n), "GetRegion");
-    if (rc)
-        goto out;
-    rc = -ENOMEM;
-    s = calloc(n + 1, sizeof(*s));
-    if (!s)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (!region_wanted(c, r[i].region))
-            continue;
-        bool dup = false;
-        for (size_t k = 0; k < m && !dup; k++)
-            dup = strcmp(s[k].region, r[i].region) == 0;
-        if (dup)
-            continue; /* GetRegion answers once per zone */
-        struct spec *e = &s[m++];
-        e->kind = CAT_REGION;
-        e->key = make_key("r:", r[i].region);
-        e->raw_name = strdup(r[i].region);
-        e->id = strdup(r[i].region);
-        e->region = strdup(r[i].region);
-        e->readable = true;
-        e->mtime = c->mount_time;
-        if (!e->key || !e->raw_name || !e->id || !e->region || spec_xattr(e, "region", r[i].region))
-            goto out;
-    }
-    *out = s;
-    *n_out = m;
-    s = NULL;
-    rc = 0;
-out:
-    specs_free(s, m);
+    if (!rc)
+        rc = parsed(listing_parse_regions(j, &r, &n), "GetRegion");
+    if (!rc)
+        rc = spec_regions(r, n, (const char *const *)c->regions, c->mount_time, out, n_out);
     listing_free_regions(&r, n);
     cJSON_Delete(j);
     return rc;
@@ -554,222 +393,15 @@ static int list_region(struct catalog *c, const char *region, struct spec **out,
 {
     cJSON *j = NULL;
     struct listing_cluster *l = NULL;
-    size_t n = 0, m = 0;
-    struct spec *s = NULL;
+    size_t n = 0;
     struct api_param p[] = {{"Region", region}};
     int rc = call_source(c, "ListUMongoDBInstances", p, 1, &j);
-    if (rc)
-        goto out;
-    rc = parsed(listing_parse_clusters(j, &l, &n), "ListUMongoDBInstances");
-    if (rc)
-        goto out;
-    rc = -ENOMEM;
-    s = calloc(n + 1, sizeof(*s));
-    if (!s)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (!l[i].zone) {
-            log_warn("cluster %s has no Zone; skipped", l[i].cluster_id);
-            continue;
-        }
-        struct spec *e = &s[m++];
-        e->kind = CAT_CLUSTER;
-        e->key = make_key("c:", l[i].cluster_id);
-        e->raw_name = xstrdup(l[i].name);
-        e->id = strdup(l[i].cluster_id);
-        e->region = strdup(region);
-        e->zone = strdup(l[i].zone);
-        e->cluster_id = strdup(l[i].cluster_id);
-        e->readable = true;
-        e->mtime = pick_time(l[i].create_time, -1, c->mount_time);
-        if (!e->key || !e->id || !e->region || !e->zone || !e->cluster_id ||
-            (l[i].name && !e->raw_name) || spec_xattr(e, "cluster_id", l[i].cluster_id) ||
-            spec_xattr(e, "name", l[i].name ? l[i].name : "") || spec_xattr(e, "zone", l[i].zone) ||
-            spec_xattr(e, "db_version", l[i].db_version) ||
-            spec_xattr(e, "cluster_type", l[i].cluster_type) || spec_xattr(e, "state", l[i].state))
-            goto out;
-    }
-    *out = s;
-    *n_out = dedupe_specs(s, m);
-    s = NULL;
-    rc = 0;
-out:
-    specs_free(s, m);
+    if (!rc)
+        rc = parsed(listing_parse_clusters(j, &l, &n), "ListUMongoDBInstances");
+    if (!rc)
+        rc = spec_clusters(region, l, n, c->mount_time, out, n_out);
     listing_free_clusters(&l, n);
     cJSON_Delete(j);
-    return rc;
-}
-
-static int backup_spec(struct spec *e, const struct listing_backup *b, const struct node *cl,
-                       bool in_batch)
-{
-    bool oplog = b->type && strcmp(b->type, "oplog") == 0;
-    e->kind = oplog ? CAT_OPLOG : CAT_BACKUP;
-    e->key = make_key("b:", b->backup_id);
-    /* Inside a batch every file shares the BackupName: the replica set tells them apart. */
-    const char *raw = in_batch && b->virtual_cluster_id ? b->virtual_cluster_id : b->name;
-    e->raw_name = xstrdup(raw);
-    e->id = strdup(b->backup_id);
-    e->region = xstrdup(cl->region);
-    e->zone = xstrdup(cl->zone);
-    e->cluster_id = xstrdup(cl->cluster_id);
-    e->object_id = strdup(b->backup_id);
-    e->readable = b->state && strcmp(b->state, "Success") == 0;
-    e->size = e->readable && b->size > 0 ? (uint64_t)b->size : 0;
-    e->mtime = pick_time(b->end_time, b->start_time, -1);
-    if (!e->key || !e->id || !e->object_id || !e->region || !e->zone || !e->cluster_id ||
-        (raw && !e->raw_name))
-        return -ENOMEM;
-    if (spec_xattr(e, "backup_id", b->backup_id) || spec_xattr(e, "cluster_id", cl->cluster_id) ||
-        spec_xattr(e, "name", b->name ? b->name : "") ||
-        spec_xattr(e, "zone", b->zone ? b->zone : cl->zone) || spec_xattr(e, "type", b->type) ||
-        spec_xattr(e, "state", b->state) || spec_xattr_int(e, "start_time", b->start_time) ||
-        spec_xattr_int(e, "end_time", b->end_time) ||
-        spec_xattr(e, "batch_id", b->batch_id && *b->batch_id ? b->batch_id : NULL) ||
-        spec_xattr(e, "replica_type", b->replica_type) ||
-        spec_xattr(e, "virtual_cluster_id", b->virtual_cluster_id))
-        return -ENOMEM;
-    return 0;
-}
-
-static int log_spec(struct spec *e, const struct listing_log *l, const struct node *cl)
-{
-    e->kind = CAT_LOG;
-    e->key = make_key("l:", l->package_id);
-    e->raw_name = xstrdup(l->name);
-    e->id = strdup(l->package_id);
-    e->region = xstrdup(cl->region);
-    e->zone = xstrdup(cl->zone);
-    e->cluster_id = xstrdup(cl->cluster_id);
-    e->object_id = strdup(l->package_id);
-    e->readable = l->state && strcmp(l->state, "Package_Success") == 0;
-    e->size = e->readable && l->size > 0 ? (uint64_t)l->size : 0;
-    e->mtime = pick_time(l->finish_time, l->end, l->create_time);
-    if (!e->key || !e->id || !e->object_id || !e->region || !e->zone || !e->cluster_id ||
-        (l->name && !e->raw_name))
-        return -ENOMEM;
-    if (spec_xattr(e, "package_id", l->package_id) || spec_xattr(e, "name", l->name) ||
-        spec_xattr(e, "package_type", l->package_type) || spec_xattr(e, "node_id", l->node_id) ||
-        spec_xattr(e, "role", l->role) || spec_xattr(e, "state", l->state) ||
-        spec_xattr(e, "cluster_id", cl->cluster_id))
-        return -ENOMEM;
-    return 0;
-}
-
-/* A directory spec (batch, oplog, logs) whose children are subs. */
-static struct spec *dir_spec(struct spec *s, size_t *m, enum cat_kind kind, const char *id,
-                             const char *raw_name, const struct node *cl)
-{
-    struct spec *e = &s[(*m)++];
-    e->kind = kind;
-    e->key = make_key(kind == CAT_BATCH ? "batch:" : ":", id);
-    e->raw_name = xstrdup(raw_name);
-    e->id = strdup(id);
-    e->region = xstrdup(cl->region);
-    e->zone = xstrdup(cl->zone);
-    e->cluster_id = xstrdup(cl->cluster_id);
-    e->readable = true;
-    if (!e->key || !e->id || (raw_name && !e->raw_name))
-        return NULL;
-    return e;
-}
-
-static int add_sub(struct spec *dir, struct spec **slot)
-{
-    struct spec *t = realloc(dir->sub, (dir->n_sub + 1) * sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    dir->sub = t;
-    memset(&t[dir->n_sub], 0, sizeof(*t));
-    *slot = &t[dir->n_sub++];
-    return 0;
-}
-
-static int cmp_backup_batch(const void *a, const void *b)
-{
-    const struct listing_backup *x = *(const struct listing_backup *const *)a;
-    const struct listing_backup *y = *(const struct listing_backup *const *)b;
-    int r = strcmp(x->batch_id, y->batch_id);
-    return r ? r : strcmp(x->backup_id, y->backup_id);
-}
-
-/* Turns a cluster's backups and log packages into the specs of the cluster
- * directory: plain backups, batch directories, oplog/ and logs/. */
-static int cluster_specs(struct catalog *c, const struct node *cl, bool sharded,
-                         struct listing_backup *b, size_t nb, struct listing_log *l, size_t nl,
-                         struct spec **out, size_t *n_out)
-{
-    int rc = -ENOMEM;
-    size_t m = 0;
-    struct spec *s = calloc(nb + 3, sizeof(*s));
-    const struct listing_backup **batched = calloc(nb + 1, sizeof(*batched));
-    struct spec *oplog = NULL, *logs = NULL, *slot;
-    size_t n_batched = 0;
-    if (!s || !batched)
-        goto out;
-    for (size_t i = 0; i < nb; i++) {
-        bool ok = b[i].state && strcmp(b[i].state, "Success") == 0;
-        if (!ok && !c->show_all)
-            continue;
-        bool is_oplog = b[i].type && strcmp(b[i].type, "oplog") == 0;
-        if (is_oplog) {
-            if (!oplog && !(oplog = dir_spec(s, &m, CAT_OPLOGDIR, "oplog", "oplog", cl)))
-                goto out;
-            if (add_sub(oplog, &slot) || backup_spec(slot, &b[i], cl, false))
-                goto out;
-            if (slot->mtime > oplog->mtime)
-                oplog->mtime = slot->mtime;
-        } else if (sharded && b[i].batch_id && *b[i].batch_id) {
-            batched[n_batched++] = &b[i];
-        } else if (backup_spec(&s[m++], &b[i], cl, false)) {
-            goto out;
-        }
-    }
-    /* Group the sharded backups by BatchId: one directory per backup run. */
-    qsort(batched, n_batched, sizeof(*batched), cmp_backup_batch);
-    for (size_t i = 0; i < n_batched;) {
-        size_t j = i;
-        while (j < n_batched && strcmp(batched[j]->batch_id, batched[i]->batch_id) == 0)
-            j++;
-        const char *bname = NULL;
-        for (size_t k = i; k < j && !bname; k++)
-            if (batched[k]->name && *batched[k]->name)
-                bname = batched[k]->name;
-        struct spec *d = dir_spec(s, &m, CAT_BATCH, batched[i]->batch_id, bname, cl);
-        if (!d || spec_xattr(d, "batch_id", batched[i]->batch_id) ||
-            spec_xattr(d, "cluster_id", cl->cluster_id) || spec_xattr(d, "name", bname))
-            goto out;
-        for (size_t k = i; k < j; k++) {
-            if (add_sub(d, &slot) || backup_spec(slot, batched[k], cl, true))
-                goto out;
-            if (slot->mtime > d->mtime)
-                d->mtime = slot->mtime;
-        }
-        d->n_sub = dedupe_specs(d->sub, d->n_sub);
-        i = j;
-    }
-    for (size_t i = 0; i < nl; i++) {
-        bool ok = l[i].state && strcmp(l[i].state, "Package_Success") == 0;
-        if (!ok && !c->show_all)
-            continue;
-        if (!logs && !(logs = dir_spec(s, &m, CAT_LOGSDIR, "logs", "logs", cl)))
-            goto out;
-        if (add_sub(logs, &slot) || log_spec(slot, &l[i], cl))
-            goto out;
-        if (slot->mtime > logs->mtime)
-            logs->mtime = slot->mtime;
-    }
-    if (oplog)
-        oplog->n_sub = dedupe_specs(oplog->sub, oplog->n_sub);
-    if (logs)
-        logs->n_sub = dedupe_specs(logs->sub, logs->n_sub);
-    *out = s;
-    *n_out = dedupe_specs(s, m);
-    s = NULL;
-    rc = 0;
-out:
-    specs_free(s, m);
-    free(batched);
     return rc;
 }
 
@@ -807,7 +439,8 @@ static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharde
         }
     }
     if (!rc)
-        rc = cluster_specs(c, snap, sharded, b, nb, l, nl, s, n);
+        rc = spec_cluster_dir(&(struct spec_owner){snap->region, snap->zone, snap->cluster_id},
+                              sharded, c->show_all, b, nb, l, nl, s, n);
     listing_free_backups(&b, nb);
     listing_free_logs(&l, nl);
     cJSON_Delete(jb);

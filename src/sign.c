@@ -22,7 +22,8 @@ int sign_compute(const struct sign_param *params, size_t n, const char *private_
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!sorted || !ctx)
         goto out;
-    memcpy(sorted, params, n * sizeof(*sorted));
+    if (n)
+        memcpy(sorted, params, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), cmp_param);
 
     rc = -EINVAL;
