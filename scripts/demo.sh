@@ -61,6 +61,11 @@ step "find $mnt   (region / cluster / backup, with sizes)"
         printf '%-78s %10s\n' "${p#./}" "$(stat -c %s "$p")"; fi
 done)
 
+zero="$mnt/cn-bj2/inventory/inventory-size-zero.tar.gz"
+step "wc -c $zero; stat -c %s $zero   (the listing said 0; the object store is the truth)"
+wc -c <"$zero"
+stat -c %s "$zero"
+
 backup="$mnt/cn-bj2/orders-prod/orders-prod-auto-2026-11-27.tar.gz"
 step "getfattr -d $backup"
 getfattr -d "$backup" 2>/dev/null | sed 1d
