@@ -26,6 +26,7 @@
 #include "config.h"
 #include "fs.h"
 #include "http.h"
+#include "listing.h"
 #include "log.h"
 #include "retry.h"
 #include "urls.h"
@@ -181,7 +182,7 @@ static int list_call(void *ctx, const char *action, const struct api_param *p, s
 /* One GetRegion before mounting. Wrong keys or a dead endpoint must fail
  * within seconds, so a transport failure is retried once, with a short
  * timeout; the API saying "busy" or "rate limited" gets every retry. */
-static int check_api(const struct api_opts *base, const char *source)
+static int check_api(const struct api_opts *base, const char *source, cJSON **regions_answer)
 {
     struct api_opts o = *base;
     o.timeout_s = o.timeout_s < 10 ? o.timeout_s : 10;
@@ -207,7 +208,7 @@ static int check_api(const struct api_opts *base, const char *source)
         retry_sleep(attempt);
     }
     log_init(saved, 0);
-    cJSON_Delete(j);
+    *regions_answer = j;
     if (rc == -EACCES)
         fprintf(stderr,
                 "umongofs: the API at %s refused the keys from %s (permission denied): %s\n",
@@ -216,6 +217,35 @@ static int check_api(const struct api_opts *base, const char *source)
         fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", base->url, api_last_error());
     api_free(&c);
     return rc ? -1 : 0;
+}
+
+/* A region asked for with regions= that the account does not have is
+ * most likely a typo: say so, and which regions there are. */
+static void warn_unknown_regions(char *const *wanted, const cJSON *answer)
+{
+    struct listing_region *r = NULL;
+    size_t n = 0;
+    if (!wanted || listing_parse_regions(answer, &r, &n) != 0)
+        return;
+    for (char *const *w = wanted; *w; w++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(r[i].region, *w) == 0;
+        if (found)
+            continue;
+        char have[512] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < n && len < sizeof(have); i++) {
+            bool dup = false;
+            for (size_t k = 0; k < i && !dup; k++)
+                dup = strcmp(r[k].region, r[i].region) == 0;
+            if (!dup)
+                len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", len ? " " : "",
+                                        r[i].region);
+        }
+        log_warn("regions=: the account has no region '%s' (it has: %s)", *w, have);
+    }
+    listing_free_regions(&r, n);
 }
 
 /* The kernel gives a FUSE mount 128 KiB of readahead, so sequential reads
@@ -345,11 +375,16 @@ int main(int argc, char *argv[])
                           .cafile = o.cafile,
                           .timeout_s = o.timeout,
                           .retries = o.retries};
-    if (check_api(&ao, cred.source) != 0)
+    cJSON *region_answer = NULL;
+    if (check_api(&ao, cred.source, &region_answer) != 0)
         goto out;
     api = api_new(&ao);
-    if (o.regions && !(regions = split_regions(o.regions)))
+    if (o.regions && !(regions = split_regions(o.regions))) {
+        cJSON_Delete(region_answer);
         goto oom;
+    }
+    warn_unknown_regions(regions, region_answer);
+    cJSON_Delete(region_answer);
     struct catalog_opts co = {.source = {list_call, api},
                               .dir_ttl = o.dir_ttl,
                               .show_all = o.show_all,

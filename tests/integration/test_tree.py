@@ -106,6 +106,13 @@ def test_regions_filter(emu, mount_factory):
     assert errno_of(os.stat, m.p("cn-bj2")) == errno.ENOENT
 
 
+def test_regions_filter_names_an_unknown_region(emu, mount_factory):
+    m = mount_factory(emu, "regions=hk:cn-nowhere")
+    assert sorted(os.listdir(m.path)) == ["hk"]
+    err = m.stderr()
+    assert "no region 'cn-nowhere'" in err and "cn-bj2" in err, err
+
+
 def test_regions_filter_two(emu, mount_factory):
     m = mount_factory(emu, "regions=cn-bj2:hk")
     _check_tree(emu.world, walk(m.path), regions=["cn-bj2", "hk"])
