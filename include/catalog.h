@@ -20,10 +20,13 @@
 
 #include "api.h"
 
-/* Where listings come from: call(ctx, action, params, n, &answer) returns 0
- * with a cJSON answer the catalog frees, or a negative errno. */
+/* Where listings come from: call(ctx, action, params, n, quick, &answer)
+ * returns 0 with a cJSON answer the catalog frees, or a negative errno.
+ * quick: the catalog has an older listing to fall back on, so one attempt
+ * is enough (no retries): a dead API must not hold every stale directory on
+ * the way to a file for a whole retry schedule each. */
 struct catalog_source {
-    int (*call)(void *ctx, const char *action, const struct api_param *params, size_t n,
+    int (*call)(void *ctx, const char *action, const struct api_param *params, size_t n, bool quick,
                 cJSON **out);
     void *ctx;
 };

@@ -30,8 +30,9 @@ struct fs_ctx {
                                     kernel never released them (SIGTERM) */
     uid_t uid;
     gid_t gid;
-    mode_t umask;        /* cleared from every mode */
-    double attr_timeout; /* seconds the kernel may trust attributes */
+    mode_t umask;         /* cleared from every mode */
+    double attr_timeout;  /* seconds the kernel may trust attributes */
+    bool single_threaded; /* -s: no kernel notifications from inside a request */
 };
 
 struct fs_file;

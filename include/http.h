@@ -23,6 +23,8 @@ struct http_opts {
     unsigned max_handles;       /* concurrent transfers; further callers wait */
     const char *cafile;         /* NULL = system store */
     int verbose;                /* curl debug output to stderr (never in production) */
+    int follow_redirects;       /* object stores may redirect; the API must not (a
+                                   redirect would resend the signed request elsewhere) */
 };
 
 /* Returns NULL on allocation failure. Strings in opts are copied. */

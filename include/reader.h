@@ -37,6 +37,8 @@ struct reader_pool_opts {
     size_t block_size;      /* bytes per request */
     unsigned max_ahead;     /* blocks fetched ahead of a sequential reader */
     unsigned retries;       /* retries of a failed request */
+    size_t cache_bytes;     /* block memory prefetching may use across all readers;
+                               reads themselves may exceed it by a block or two each */
 };
 
 /* Starts the workers. Call after daemonizing (threads do not survive fork). */

@@ -207,7 +207,16 @@ static int call_once(struct api_client *c, const char *action, const char *body,
         rc = -EIO;
         goto out;
     }
-    *retcode = (long)jrc->valuedouble;
+    /* A RetCode that is no integer of sane size is a malformed answer. */
+    double d = jrc->valuedouble;
+    *retcode = d >= -1e9 && d <= 1e9 && d == (double)(long)d ? (long)d : -1;
+    if (*retcode == -1) {
+        SET_ERROR("answer with an unusable RetCode");
+        log_err("%s: answer with an unusable RetCode", action);
+        cJSON_Delete(j);
+        rc = -EIO;
+        goto out;
+    }
     t_last_retcode = *retcode;
     if (*retcode != 0) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "Message");
@@ -253,6 +262,7 @@ int api_call(struct api_client *c, const char *action, const struct api_param *p
         }
         retry_sleep(attempt);
     }
+    explicit_bzero(body, strlen(body)); /* it holds the signature */
     free(body);
     return rc;
 }

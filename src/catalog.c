@@ -360,9 +360,9 @@ out:
 /* ---------- building specs from listings (no lock) ---------- */
 
 static int call_source(struct catalog *c, const char *action, const struct api_param *p, size_t n,
-                       cJSON **out)
+                       bool quick, cJSON **out)
 {
-    return c->src.call(c->src.ctx, action, p, n, out);
+    return c->src.call(c->src.ctx, action, p, n, quick, out);
 }
 
 /* A parser's verdict, logged: an answer without its list is the provider's
@@ -374,12 +374,12 @@ static int parsed(int rc, const char *action)
     return rc;
 }
 
-static int list_root(struct catalog *c, struct spec **out, size_t *n_out)
+static int list_root(struct catalog *c, bool quick, struct spec **out, size_t *n_out)
 {
     cJSON *j = NULL;
     struct listing_region *r = NULL;
     size_t n = 0;
-    int rc = call_source(c, "GetRegion", NULL, 0, &j);
+    int rc = call_source(c, "GetRegion", NULL, 0, quick, &j);
     if (!rc)
         rc = parsed(listing_parse_regions(j, &r, &n), "GetRegion");
     if (!rc)
@@ -389,13 +389,14 @@ static int list_root(struct catalog *c, struct spec **out, size_t *n_out)
     return rc;
 }
 
-static int list_region(struct catalog *c, const char *region, struct spec **out, size_t *n_out)
+static int list_region(struct catalog *c, const char *region, bool quick, struct spec **out,
+                       size_t *n_out)
 {
     cJSON *j = NULL;
     struct listing_cluster *l = NULL;
     size_t n = 0;
     struct api_param p[] = {{"Region", region}};
-    int rc = call_source(c, "ListUMongoDBInstances", p, 1, &j);
+    int rc = call_source(c, "ListUMongoDBInstances", p, 1, quick, &j);
     if (!rc)
         rc = parsed(listing_parse_clusters(j, &l, &n), "ListUMongoDBInstances");
     if (!rc)
@@ -423,11 +424,11 @@ static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharde
     struct listing_backup *b = NULL;
     struct listing_log *l = NULL;
     size_t nb = 0, nl = 0;
-    int rc = call_source(c, "ListUMongoDBBackup", p, 3, &jb);
+    int rc = call_source(c, "ListUMongoDBBackup", p, 3, !cold, &jb);
     if (!rc)
         rc = parsed(listing_parse_backups(jb, &b, &nb), "ListUMongoDBBackup");
     if (!rc) {
-        rc = call_source(c, "ListUMongoDBLogPackage", p, 3, &jl);
+        rc = call_source(c, "ListUMongoDBLogPackage", p, 3, !cold, &jl);
         /* Keys allowed to list backups but not log packages still see the
          * backups, without logs/. Once listed, a refusal fails the refresh
          * like any other error, so logs/ does not vanish on a passing fault. */
@@ -491,9 +492,9 @@ static int ensure_listed(struct catalog *c, struct node *d)
     size_t n = 0;
     int rc;
     if (d->kind == CAT_ROOT)
-        rc = list_root(c, &s, &n);
+        rc = list_root(c, !cold, &s, &n);
     else if (d->kind == CAT_REGION)
-        rc = snap.region ? list_region(c, snap.region, &s, &n) : -ENOMEM;
+        rc = snap.region ? list_region(c, snap.region, !cold, &s, &n) : -ENOMEM;
     else
         rc = (snap.region && snap.zone && snap.cluster_id)
                  ? fetch_cluster(c, &snap, sharded, cold, &s, &n)

@@ -217,7 +217,11 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
          * for the attributes (st_size) again. */
         fi->direct_io = 1;
         fi->keep_cache = 0;
-        fuse_invalidate_path(fuse_get_context()->fuse, path);
+        /* Not with -s: invalidating waits for pages another request may
+         * hold locked, and that request would need this very thread. The
+         * attributes then refresh within attr_timeout anyway. */
+        if (!c->single_threaded)
+            fuse_invalidate_path(fuse_get_context()->fuse, path);
     }
     files_add(c, f);
     fi->fh = (uint64_t)(uintptr_t)f;

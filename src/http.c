@@ -30,6 +30,7 @@ struct http_pool {
     unsigned connect_timeout_s;
     char *cafile;
     int verbose;
+    int follow_redirects;
 };
 
 static __thread char t_last_error[CURL_ERROR_SIZE];
@@ -64,6 +65,7 @@ struct http_pool *http_pool_new(const struct http_opts *opts)
     p->timeout_s = opts->timeout_s ? opts->timeout_s : 30;
     p->connect_timeout_s = opts->connect_timeout_s ? opts->connect_timeout_s : p->timeout_s;
     p->verbose = opts->verbose;
+    p->follow_redirects = opts->follow_redirects;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     return p;
@@ -158,11 +160,15 @@ static void setup_common(struct http_pool *p, CURL *h, const char *url, struct s
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->timeout_s);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    if (p->follow_redirects) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    }
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* Never from https down to http: the URL carries a signature. */
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
+                     strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
 #endif
     curl_easy_setopt(h, CURLOPT_USERAGENT, "umongofs/" UMONGOFS_VERSION);
     if (p->cafile)
@@ -248,17 +254,18 @@ static size_t range_header(char *line, size_t size, size_t nitems, void *ud)
         const char *v = tmp + 14;
         v += strspn(v, " \t");
         unsigned long long a, b, t;
+        /* Lengths past INT64_MAX cannot be a file's st_size: treat as unknown. */
         if (sscanf(v, "bytes %llu-%llu/%llu", &a, &b, &t) == 3) {
             c->cr_start = a;
-            c->obj->total = t;
+            c->obj->total = t <= INT64_MAX ? t : HTTP_UNKNOWN_SIZE;
         } else if (sscanf(v, "bytes */%llu", &t) == 1) {
-            c->obj->total = t;
+            c->obj->total = t <= INT64_MAX ? t : HTTP_UNKNOWN_SIZE;
         } else if (sscanf(v, "bytes %llu-%llu/*", &a, &b) == 2) {
             c->cr_start = a;
         }
     } else if (strncasecmp(tmp, "content-length:", 15) == 0) {
         unsigned long long l;
-        if (sscanf(tmp + 15, " %llu", &l) == 1)
+        if (sscanf(tmp + 15, " %llu", &l) == 1 && l <= INT64_MAX)
             c->clen = l;
     } else if (strncasecmp(tmp, "etag:", 5) == 0) {
         const char *v = tmp + 5;
@@ -325,6 +332,10 @@ int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t le
     struct stall_guard guard;
     setup_common(p, h, url, &guard);
     curl_easy_setopt(h, CURLOPT_RANGE, range);
+    /* A deadline for the whole request too: a store trickling a few bytes a
+     * second never trips the stall guard. 64 KiB/s is the slowest we wait
+     * for (a 2 MiB block: 32 s beyond the timeout). */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(p->timeout_s + len / (64 << 10)));
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, range_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, range_write);

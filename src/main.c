@@ -42,6 +42,7 @@ struct options {
     char *cafile;
     char *block_size;
     char *readahead;
+    char *cache_size;
     int intranet;
     int show_all;
     unsigned url_ttl;
@@ -80,6 +81,7 @@ static const struct fuse_opt opt_spec[] = {
     OPT("uid=%u", uid),
     OPT("gid=%u", gid),
     OPT("umask=%o", umask),
+    OPT("cache_size=%s", cache_size),
     FUSE_OPT_END,
 };
 
@@ -128,6 +130,8 @@ static void usage(const char *prog)
         "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
         "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
         "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
+        "    -o cache_size=SIZE     memory for prefetched blocks, all files together (default "
+        "256M)\n"
         "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
         "    -o allow_other         let other users see the mount\n"
         "    -o auto_unmount        unmount when the process dies\n\n"
@@ -173,10 +177,10 @@ static char **split_regions(char *s)
     return v;
 }
 
-static int list_call(void *ctx, const char *action, const struct api_param *p, size_t n,
+static int list_call(void *ctx, const char *action, const struct api_param *p, size_t n, bool quick,
                      cJSON **out)
 {
-    return api_call(ctx, action, p, n, -1, out);
+    return api_call(ctx, action, p, n, quick ? 0 : -1, out);
 }
 
 /* One GetRegion before mounting. Wrong keys or a dead endpoint must fail
@@ -346,10 +350,13 @@ int main(int argc, char *argv[])
 
     size_t block = o.block_size ? parse_size(o.block_size) : (2u << 20);
     size_t ahead = o.readahead ? parse_size(o.readahead) : (16u << 20);
+    size_t cache = o.cache_size ? parse_size(o.cache_size) : (256u << 20);
     if (block < (1u << 20) || block > (64u << 20) || (o.readahead && ahead == 0) ||
-        o.max_conns == 0 || o.max_conns > 64 || o.url_ttl == 0 || o.timeout == 0) {
-        fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, max_conns "
-                        "1..64, url_ttl and timeout above 0\n");
+        ahead > (1u << 30) || cache < block || o.max_conns == 0 || o.max_conns > 64 ||
+        o.url_ttl == 0 || o.timeout == 0) {
+        fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, readahead at "
+                        "most 1G, cache_size at least block_size, max_conns 1..64, url_ttl and "
+                        "timeout above 0\n");
         goto out;
     }
 
@@ -395,7 +402,8 @@ int main(int argc, char *argv[])
     struct http_opts ho = {.timeout_s = o.timeout,
                            .connect_timeout_s = o.timeout < 10 ? o.timeout : 10,
                            .max_handles = o.max_conns + 8, /* workers + foreground reads */
-                           .cafile = o.cafile};
+                           .cafile = o.cafile,
+                           .follow_redirects = 1};
     data_http = http_pool_new(&ho);
     if (!api || !cat || !urls || !data_http)
         goto oom;
@@ -408,11 +416,13 @@ int main(int argc, char *argv[])
                                          .workers = o.max_conns,
                                          .block_size = block,
                                          .max_ahead = (unsigned)((ahead + block - 1) / block),
-                                         .retries = o.retries},
+                                         .retries = o.retries,
+                                         .cache_bytes = cache},
                          .uid = o.uid != UINT_MAX ? (uid_t)o.uid : getuid(),
                          .gid = o.gid != UINT_MAX ? (gid_t)o.gid : getgid(),
                          .umask = o.umask != UINT_MAX ? (mode_t)(o.umask & 0777) : 0,
-                         .attr_timeout = 1.0};
+                         .attr_timeout = 1.0,
+                         .single_threaded = cmd.singlethread != 0};
 
     pthread_mutex_init(&fsc.files_lock, NULL);
 
@@ -481,6 +491,7 @@ out:
     free(o.cafile);
     free(o.block_size);
     free(o.readahead);
+    free(o.cache_size);
     for (int i = 0; i < o.n_nonopt; i++)
         free(o.nonopt[i]);
 #if defined(__SANITIZE_ADDRESS__)

@@ -30,6 +30,8 @@ struct slot {
     int err;          /* FAILED: the negative errno */
     time_t failed_at; /* FAILED: when (monotonic seconds) */
     bool fail_told;   /* FAILED: the error was already repeated once */
+    bool queued;      /* LOADING for a worker job that has not started yet */
+    uint64_t ticket;  /* changes at every claim: tells a job its slot is still its own */
     uint64_t used;    /* LRU tick */
 };
 
@@ -59,6 +61,7 @@ struct reader {
 struct job {
     struct reader *r;
     struct slot *slot;
+    uint64_t ticket;
     struct job *next;
 };
 
@@ -73,6 +76,8 @@ struct reader_pool {
     size_t bs;
     unsigned max_ahead;
     unsigned retries;
+    size_t budget;           /* bytes of block buffers prefetching may hold in all */
+    atomic_size_t allocated; /* bytes of block buffers held by all readers */
     atomic_ulong requests, refreshes, retried;
 };
 
@@ -91,8 +96,11 @@ static void reader_unref_locked(struct reader *r)
     pthread_mutex_unlock(&r->lock);
     if (!last)
         return;
-    for (unsigned i = 0; i < r->n_slots; i++)
+    for (unsigned i = 0; i < r->n_slots; i++) {
+        if (r->slots[i].data)
+            atomic_fetch_sub(&r->pool->allocated, r->pool->bs);
         free(r->slots[i].data);
+    }
     free(r->slots);
     if (r->free_ctx)
         r->free_ctx(r->url_ctx);
@@ -217,12 +225,17 @@ static struct slot *find_slot(struct reader *r, uint64_t b)
 
 /* A slot to load block b into, or NULL when every slot is loading. Never
  * takes a slot holding a block in [keep_lo, keep_hi]. */
-static struct slot *claim_slot(struct reader *r, uint64_t b, uint64_t keep_lo, uint64_t keep_hi)
+static struct slot *claim_slot(struct reader *r, uint64_t b, uint64_t keep_lo, uint64_t keep_hi,
+                               bool prefetch)
 {
+    struct reader_pool *p = r->pool;
+    /* Prefetching past the memory budget only reuses buffers it already has;
+     * a read that needs a block always gets one. */
+    bool lean = prefetch && atomic_load(&p->allocated) + p->bs > p->budget;
     struct slot *best = NULL;
     for (unsigned i = 0; i < r->n_slots; i++) {
         struct slot *s = &r->slots[i];
-        if (s->state == SLOT_LOADING)
+        if (s->state == SLOT_LOADING || (lean && !s->data))
             continue;
         if (s->state == SLOT_EMPTY || s->state == SLOT_FAILED) {
             best = s;
@@ -235,13 +248,18 @@ static struct slot *claim_slot(struct reader *r, uint64_t b, uint64_t keep_lo, u
     }
     if (!best)
         return NULL;
-    if (!best->data && !(best->data = malloc(r->pool->bs)))
-        return NULL;
+    if (!best->data) {
+        if (!(best->data = malloc(p->bs)))
+            return NULL;
+        atomic_fetch_add(&p->allocated, p->bs);
+    }
     best->state = SLOT_LOADING;
     best->block = b;
     best->len = 0;
     best->err = 0;
-    best->used = ++r->tick;
+    best->queued = false;
+    best->ticket = ++r->tick;
+    best->used = r->tick;
     return best;
 }
 
@@ -295,18 +313,22 @@ static void *worker_main(void *arg)
 
         struct reader *r = j->r;
         struct slot *s = j->slot;
+        uint64_t ticket = j->ticket;
         free(j);
         pthread_mutex_lock(&r->lock);
-        bool skip = r->closing;
-        uint64_t b = s->block;
-        pthread_mutex_unlock(&r->lock);
-        size_t len = 0;
-        int rc = skip ? -ECANCELED : fetch_block(r, b, s->data, &len);
-        pthread_mutex_lock(&r->lock);
-        if (rc == -ECANCELED) {
+        /* A read that needed the block took the job over: nothing to do. */
+        bool mine = s->queued && s->ticket == ticket;
+        if (mine && r->closing) {
             s->state = SLOT_EMPTY;
+            s->queued = false;
             pthread_cond_broadcast(&r->cond);
-        } else {
+        } else if (mine) {
+            s->queued = false;
+            uint64_t b = s->block;
+            pthread_mutex_unlock(&r->lock);
+            size_t len = 0;
+            int rc = fetch_block(r, b, s->data, &len);
+            pthread_mutex_lock(&r->lock);
             finish_slot(r, s, rc, len);
         }
         reader_unref_locked(r);
@@ -321,7 +343,7 @@ static void schedule(struct reader *r, uint64_t b, uint64_t keep_lo)
 {
     if (find_slot(r, b))
         return;
-    struct slot *s = claim_slot(r, b, keep_lo, UINT64_MAX);
+    struct slot *s = claim_slot(r, b, keep_lo, UINT64_MAX, true);
     if (!s)
         return;
     struct job *j = calloc(1, sizeof(*j));
@@ -329,8 +351,10 @@ static void schedule(struct reader *r, uint64_t b, uint64_t keep_lo)
         s->state = SLOT_EMPTY;
         return;
     }
+    s->queued = true;
     j->r = r;
     j->slot = s;
+    j->ticket = s->ticket;
     r->refs++;
     struct reader_pool *p = r->pool;
     pthread_mutex_lock(&p->lock);
@@ -354,6 +378,7 @@ struct reader_pool *reader_pool_new(const struct reader_pool_opts *o)
     p->bs = o->block_size ? o->block_size : (2u << 20);
     p->max_ahead = o->max_ahead;
     p->retries = o->retries;
+    p->budget = o->cache_bytes ? o->cache_bytes : (256u << 20);
     p->threads = calloc(o->workers + 1, sizeof(*p->threads));
     if (!p->threads)
         goto fail;
@@ -452,12 +477,27 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
             s->state = SLOT_EMPTY;
             continue;
         }
+        if (s && s->queued) {
+            /* Queued behind other files' prefetching: fetch it ourselves
+             * rather than wait for a worker (the job will see it and skip). */
+            s->queued = false;
+            pthread_mutex_unlock(&r->lock);
+            size_t len = 0;
+            int rc = fetch_block(r, b, s->data, &len);
+            pthread_mutex_lock(&r->lock);
+            finish_slot(r, s, rc, len);
+            if (rc) {
+                *err = rc;
+                return NULL;
+            }
+            continue;
+        }
         if (s) { /* loading elsewhere */
             waited = true;
             pthread_cond_wait(&r->cond, &r->lock);
             continue;
         }
-        s = claim_slot(r, b, keep_lo, b);
+        s = claim_slot(r, b, keep_lo, b, false);
         if (!s) {
             if (!any_loading(r)) {
                 *err = -ENOMEM; /* no slot will come free: the buffer allocation failed */
@@ -478,7 +518,7 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
     }
 }
 
-ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
+static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off, bool probe)
 {
     struct reader_pool *p = r->pool;
     if (size == 0)
@@ -522,21 +562,26 @@ ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
             break; /* short block: end of object */
     }
     r->seq_end = off + done;
-    if (err == 0 && r->ahead && done > 0) {
+    if (err == 0 && r->ahead && done > 0 && !probe) {
         uint64_t end = r->total_known ? (r->total + p->bs - 1) / p->bs : UINT64_MAX;
         for (uint64_t k = 1; k <= r->ahead && last + k < end; k++)
             schedule(r, last + k, first);
     }
     pthread_mutex_unlock(&r->lock);
-    if (done == 0 && err)
-        return err;
-    return (ssize_t)done;
+    /* Never a short count for a failure: the kernel would take it for the
+     * end of the file (and shrink st_size), and cp would succeed short. */
+    return err ? err : (ssize_t)done;
+}
+
+ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
+{
+    return read_impl(r, buf, size, off, false);
 }
 
 int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len)
 {
     char byte;
-    ssize_t n = reader_read(r, &byte, 1, 0);
+    ssize_t n = read_impl(r, &byte, 1, 0, true);
     if (n < 0)
         return (int)n;
     pthread_mutex_lock(&r->lock);

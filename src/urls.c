@@ -17,6 +17,8 @@ struct url_entry {
     char *url;
     time_t fetched;
     bool fetching;
+    unsigned gen; /* counts finished fetches */
+    int err;      /* result of the last one */
     struct url_entry *next;
 };
 
@@ -138,9 +140,19 @@ int urls_get(struct urls *u, const struct cat_object *o, const char *stale, char
     pthread_mutex_lock(&u->lock);
     struct url_entry *e = find(u, o->ino);
     for (;;) {
+        bool waited = false;
+        unsigned gen = e ? e->gen : 0;
         while (e && e->fetching) {
+            waited = true;
             pthread_cond_wait(&u->done, &u->lock);
             e = find(u, o->ino);
+        }
+        /* We waited for another caller's fetch and it failed: that answer is
+         * ours too (fetching again in turn would multiply the wait). */
+        if (waited && e && e->gen != gen && e->err) {
+            int err = e->err;
+            pthread_mutex_unlock(&u->lock);
+            return err;
         }
         time_t now = time(NULL);
         if (e && e->url && now < e->fetched + (time_t)(u->ttl - urls_margin(u->ttl)) &&
@@ -170,6 +182,8 @@ int urls_get(struct urls *u, const struct cat_object *o, const char *stale, char
 
     pthread_mutex_lock(&u->lock);
     e->fetching = false;
+    e->gen++;
+    e->err = rc;
     if (rc == 0) {
         if (e->url)
             explicit_bzero(e->url, strlen(e->url));

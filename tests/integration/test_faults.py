@@ -423,3 +423,94 @@ def test_sigterm_while_reading(emulator_factory, mount_factory):
     m.wait_exit(20)
     assert not is_mounted(m.path)
     assert check_log(m.stderr()) is None, m.stderr()
+
+
+# -- findings of the code review ------------------------------------------------------------
+
+def test_failure_in_second_block_is_an_error_not_a_short_read(emulator_factory, mount_factory):
+    # One read request crossing a block edge, whose second block fails, must
+    # fail whole: a short count is end-of-file to the kernel (it shrinks
+    # st_size, and a running cp ends "successfully" with a truncated copy).
+    # O_DIRECT makes the kernel pass the 1 MiB read through as one request.
+    import mmap
+    emu = emulator_factory(_world(size=9 * MiB, n=1))
+    m = mount_factory(emu, *FAST, expect_errors=[r"giving up"])
+    data = _src(emu)
+    path = m.p("cn-bj2", "f", "obj-0.bin")
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, MiB)
+    try:
+        assert os.preadv(fd, [memoryview(buf)[:4096]], 3 * MiB) == 4096  # block 1 cached
+        emu.config(store_status={"status": 503, "count": 10000})
+        e = errno_of(os.preadv, fd, [buf], 3 * MiB + MiB // 2)  # blocks 1 (cached) and 2
+        assert e == errno.EIO, "a failed read returned data: %r" % (e,)
+        emu.config(store_status=None)
+        # A failed block repeats its error to one request within 2 s (that
+        # is meant for the kernel's immediate retry of a failed page read).
+        time.sleep(2.1)
+        assert os.preadv(fd, [buf], 3 * MiB + MiB // 2) == MiB
+        assert bytes(buf) == data[3 * MiB + MiB // 2:4 * MiB + MiB // 2]
+        assert os.stat(path).st_size == len(data)
+    finally:
+        os.close(fd)
+        buf.close()
+
+
+def test_waiters_for_one_failing_url_share_its_error(emulator_factory, mount_factory):
+    # Six readers open the same file while DescribeUMongoDBBackupURL keeps
+    # failing: they wait for one fetch and all get its error, rather than each
+    # running the whole retry schedule in turn.
+    emu = emulator_factory(_world(size=1000, n=1))
+    m = mount_factory(emu, *FAST, expect_errors=[r"giving up|RetCode 150"])
+    walk(m.path)
+    emu.reset()
+    emu.config(api_retcode={"code": 150, "count": 10000, "action": "DescribeUMongoDBBackupURL"},
+               api_latency_ms=300)
+    results = []
+
+    def opener():
+        t0 = time.monotonic()
+        e = errno_of(lambda: open(m.p("cn-bj2", "f", "obj-0.bin"), "rb").read())
+        results.append((e, time.monotonic() - t0))
+
+    threads = [threading.Thread(target=opener) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    emu.config(api_retcode=None, api_latency_ms=0)
+    assert [e for e, _ in results] == [errno.EIO] * 6, results
+    calls = emu.stats()["api"].get("DescribeUMongoDBBackupURL", 0)
+    # One schedule is 3 attempts; the kernel may open twice (a retry), so allow two.
+    assert calls <= 6, "%d DescribeUMongoDBBackupURL calls for 6 readers of one file" % calls
+
+
+def test_open_without_read_fetches_one_block(emulator_factory, mount_factory):
+    emu = emulator_factory(_world(size=9 * MiB, n=1))
+    m = mount_factory(emu)
+    walk(m.path)
+    emu.reset()
+    fd = os.open(m.p("cn-bj2", "f", "obj-0.bin"), os.O_RDONLY)
+    time.sleep(0.5)  # room for any background fetch to show up
+    os.close(fd)
+    assert emu.stats()["store"]["requests"] == 1, emu.stats()["store"]
+
+
+def test_stale_listings_are_served_quickly_when_the_api_is_down(emulator_factory, mount_factory):
+    # Every directory on the way is stale and the API answers 503: each level
+    # tries once and falls back on what it had, instead of a retry schedule per
+    # level before the user sees anything.
+    emu = emulator_factory(_world(size=1000, n=1))
+    m = mount_factory(emu, "dir_ttl=1", "timeout=2", "retries=5",
+                      expect_errors=[r"HTTP 503|giving up"])
+    walk(m.path)
+    time.sleep(1.5)
+    emu.reset()
+    emu.config(api_http_status={"status": 503, "count": 10000})
+    t0 = time.monotonic()
+    st = os.stat(m.p("cn-bj2", "f", "obj-0.bin"))
+    took = time.monotonic() - t0
+    emu.config(api_http_status=None)
+    assert st.st_size == 1000
+    assert took < 2.0, "stat took %.1fs with stale listings and a dead API" % took
+    assert emu.stats()["api_total"] <= 4, emu.stats()["api"]

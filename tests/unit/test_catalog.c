@@ -42,6 +42,7 @@ struct fake {
     size_t n_canned;
     int fail[A_COUNT];       /* -errno to answer instead of the canned JSON */
     unsigned calls[A_COUNT]; /* calls per action */
+    unsigned quick[A_COUNT]; /* of those, calls marked quick (a stale listing to fall back on) */
     unsigned bad_params;     /* calls lacking a required parameter, or unknown actions */
     unsigned delay_ms;       /* every call takes this long (widens races) */
     char last[A_COUNT][256]; /* "Region=..,Zone=..,ClusterId=.." of the last call */
@@ -116,7 +117,7 @@ static unsigned fake_total(struct fake *f)
 }
 
 static int fake_call(void *ctx, const char *action, const struct api_param *params, size_t n,
-                     cJSON **out)
+                     bool quick, cJSON **out)
 {
     struct fake *f = ctx;
     enum action a = action_of(action);
@@ -130,6 +131,7 @@ static int fake_call(void *ctx, const char *action, const struct api_param *para
     *out = NULL;
     pthread_mutex_lock(&f->lock);
     f->calls[a]++;
+    f->quick[a] += quick;
     f->bad_params += !ok;
     snprintf(f->last[a], sizeof(f->last[a]), "Region=%s,Zone=%s,ClusterId=%s",
              region ? region : "-", zone ? zone : "-", cid ? cid : "-");
@@ -1222,6 +1224,22 @@ static void test_refresh_failure_serves_old(void **state)
     expect_ls(c, "/cn-bj2/orders", "auto-1|logs");
 }
 
+/* A first listing gets the API client's full retry schedule; a refresh with
+ * an older listing to fall back on asks for a single attempt. */
+static void test_stale_refresh_is_quick(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat(e, 0, false, NULL);
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    for (int a = 0; a < A_OTHER; a++)
+        assert_int_equal(e->f.quick[a], 0);
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    assert_true(e->f.quick[A_REGION] > 0);
+    assert_true(e->f.quick[A_INSTANCES] > 0);
+    assert_true(e->f.quick[A_BACKUP] > 0);
+    assert_true(e->f.quick[A_LOGS] > 0);
+}
+
 static void test_first_listing_failure(void **state)
 {
     struct env *e = *state;
@@ -1731,6 +1749,7 @@ int main(void)
         T(test_inode_kept_when_entry_returns),
         T(test_api_economy_ttl),
         T(test_refresh_failure_serves_old),
+        T(test_stale_refresh_is_quick),
         T(test_first_listing_failure),
         T(test_malformed_answers),
         T(test_set_size),
