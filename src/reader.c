@@ -453,6 +453,18 @@ void reader_close(struct reader **pr)
     reader_unref_locked(r);
 }
 
+/* Fetches block b into the LOADING slot s on this thread. Lock held (dropped
+ * while fetching). Returns the fetch's result; the slot is finished either way. */
+static int load_here(struct reader *r, struct slot *s, uint64_t b)
+{
+    pthread_mutex_unlock(&r->lock);
+    size_t len = 0;
+    int rc = fetch_block(r, b, s->data, &len);
+    pthread_mutex_lock(&r->lock);
+    finish_slot(r, s, rc, len);
+    return rc;
+}
+
 /* Makes block b READY in a slot and returns it, or NULL with *err. Lock held
  * (dropped while fetching). Blocks in [keep_lo, b] are not evicted. */
 static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, int *err)
@@ -481,15 +493,8 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
             /* Queued behind other files' prefetching: fetch it ourselves
              * rather than wait for a worker (the job will see it and skip). */
             s->queued = false;
-            pthread_mutex_unlock(&r->lock);
-            size_t len = 0;
-            int rc = fetch_block(r, b, s->data, &len);
-            pthread_mutex_lock(&r->lock);
-            finish_slot(r, s, rc, len);
-            if (rc) {
-                *err = rc;
+            if ((*err = load_here(r, s, b)) != 0)
                 return NULL;
-            }
             continue;
         }
         if (s) { /* loading elsewhere */
@@ -506,15 +511,8 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t keep_lo, in
             pthread_cond_wait(&r->cond, &r->lock); /* slots busy: wait for one */
             continue;
         }
-        pthread_mutex_unlock(&r->lock);
-        size_t len = 0;
-        int rc = fetch_block(r, b, s->data, &len);
-        pthread_mutex_lock(&r->lock);
-        finish_slot(r, s, rc, len);
-        if (rc) {
-            *err = rc;
+        if ((*err = load_here(r, s, b)) != 0)
             return NULL;
-        }
     }
 }
 

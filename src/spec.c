@@ -124,6 +124,23 @@ static bool region_wanted(const char *const *filter, const char *region)
     return false;
 }
 
+/* The strings every file spec carries: its name, the id for the collision
+ * suffix and the download, and its cluster. 0 or -ENOMEM. */
+static int file_identity(struct spec *e, const char *raw, const char *id,
+                         const struct spec_owner *cl)
+{
+    e->raw_name = xstrdup(raw);
+    e->id = strdup(id);
+    e->object_id = strdup(id);
+    e->region = xstrdup(cl->region);
+    e->zone = xstrdup(cl->zone);
+    e->cluster_id = xstrdup(cl->cluster_id);
+    return (raw && !e->raw_name) || !e->id || !e->object_id || !e->region || !e->zone ||
+                   !e->cluster_id
+               ? -ENOMEM
+               : 0;
+}
+
 static int backup_spec(struct spec *e, const struct listing_backup *b, const struct spec_owner *cl,
                        bool in_batch)
 {
@@ -132,17 +149,10 @@ static int backup_spec(struct spec *e, const struct listing_backup *b, const str
     e->key = make_key("b:", b->backup_id);
     /* Inside a batch every file shares the BackupName: the replica set tells them apart. */
     const char *raw = in_batch && b->virtual_cluster_id ? b->virtual_cluster_id : b->name;
-    e->raw_name = xstrdup(raw);
-    e->id = strdup(b->backup_id);
-    e->region = xstrdup(cl->region);
-    e->zone = xstrdup(cl->zone);
-    e->cluster_id = xstrdup(cl->cluster_id);
-    e->object_id = strdup(b->backup_id);
     e->readable = b->state && strcmp(b->state, "Success") == 0;
     e->size = e->readable && b->size > 0 ? (uint64_t)b->size : 0;
     e->mtime = pick_time(b->end_time, b->start_time, -1);
-    if (!e->key || !e->id || !e->object_id || !e->region || !e->zone || !e->cluster_id ||
-        (raw && !e->raw_name))
+    if (!e->key || file_identity(e, raw, b->backup_id, cl))
         return -ENOMEM;
     if (spec_xattr(e, "backup_id", b->backup_id) || spec_xattr(e, "cluster_id", cl->cluster_id) ||
         spec_xattr(e, "name", b->name ? b->name : "") ||
@@ -160,17 +170,10 @@ static int log_spec(struct spec *e, const struct listing_log *l, const struct sp
 {
     e->kind = CAT_LOG;
     e->key = make_key("l:", l->package_id);
-    e->raw_name = xstrdup(l->name);
-    e->id = strdup(l->package_id);
-    e->region = xstrdup(cl->region);
-    e->zone = xstrdup(cl->zone);
-    e->cluster_id = xstrdup(cl->cluster_id);
-    e->object_id = strdup(l->package_id);
     e->readable = l->state && strcmp(l->state, "Package_Success") == 0;
     e->size = e->readable && l->size > 0 ? (uint64_t)l->size : 0;
     e->mtime = pick_time(l->finish_time, l->end, l->create_time);
-    if (!e->key || !e->id || !e->object_id || !e->region || !e->zone || !e->cluster_id ||
-        (l->name && !e->raw_name))
+    if (!e->key || file_identity(e, l->name, l->package_id, cl))
         return -ENOMEM;
     if (spec_xattr(e, "package_id", l->package_id) || spec_xattr(e, "name", l->name) ||
         spec_xattr(e, "package_type", l->package_type) || spec_xattr(e, "node_id", l->node_id) ||
