@@ -2,7 +2,8 @@
 # The second command in the README and what CI runs: installs what is
 # missing, builds, then runs every test: unit tests (plain and under
 # ASan/UBSan), a short fuzz of the listing parsers, and the integration
-# suite on real FUSE mounts against the emulator, with the sanitized daemon.
+# suite on real FUSE mounts against the emulator, with the daemon as built
+# and then with the sanitized daemon.
 # Ends with pytest's summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,9 @@ if command -v clang >/dev/null 2>&1; then
 else
     echo "clang not installed: fuzzing skipped"
 fi
+
+echo "== integration tests (real mounts, the daemon as shipped)"
+UMONGOFS_BIN="$PWD/build/umongofs" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
 
 echo "== integration tests (real mounts, sanitized daemon)"
 export UMONGOFS_BIN="$PWD/build-asan/umongofs"
