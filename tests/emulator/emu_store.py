@@ -116,7 +116,7 @@ _STATUS_CODES = {403: "AccessDenied", 404: "NoSuchKey", 416: "InvalidRange",
                  500: "InternalError", 503: "ServiceUnavailable", 429: "SlowDown"}
 
 
-def _send_simple(h, status, body, ctype="application/xml", headers=(), head=False):
+def send_simple(h, status, body, ctype="application/xml", headers=(), head=False):
     h.send_response(status)
     h.send_header("Content-Type", ctype)
     h.send_header("Content-Length", str(len(body)))
@@ -135,7 +135,7 @@ def _count(h, status, net=None):
 
 def _error(h, status, message, head, net=None, headers=()):
     _count(h, status, net)
-    _send_simple(h, status, _xml_error(_STATUS_CODES.get(status, "Error"), message),
+    send_simple(h, status, _xml_error(_STATUS_CODES.get(status, "Error"), message),
                  headers=headers, head=head)
 
 
@@ -346,7 +346,7 @@ def plain_dir_html(world, cluster_id):
 
 
 def _send_index(h, body, head):
-    _send_simple(h, 200, body, ctype="text/html; charset=utf-8", head=head)
+    send_simple(h, 200, body, ctype="text/html; charset=utf-8", head=head)
 
 
 def serve_index(h, head):

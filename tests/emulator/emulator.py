@@ -57,14 +57,7 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("emulator: %s %s\n" % (self.address_string(), fmt % args))
 
     def _send(self, status, body, ctype="application/json", headers=(), head=False):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+        emu_store.send_simple(self, status, body, ctype, headers, head)
 
     def _send_json(self, status, obj):
         self._send(status, json.dumps(obj, indent=1, sort_keys=True).encode("utf-8") + b"\n")
