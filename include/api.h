@@ -1,4 +1,4 @@
-/* api: signed calls to the provider API (api.md).
+/* api: signed calls to the provider API (docs/provider-api.md).
  *
  * Builds the parameter list (adding PublicKey, ProjectId and Signature),
  * POSTs it form-encoded, parses the JSON answer and turns RetCode into an
@@ -29,7 +29,14 @@ struct api_opts {
 
 struct api_param {
     const char *name;
-    const char *value;
+    const char *value; /* NULL or "" = not sent (and not signed) */
+};
+
+/* What a failed call said, for callers that report failures themselves. */
+struct api_error {
+    long retcode;      /* the answer's RetCode; -1 when no usable answer came */
+    char message[256]; /* the provider's Message or the transport error, with
+                          control characters escaped: safe to log as is */
 };
 
 /* NULL on allocation failure. Strings are copied. */
@@ -40,22 +47,36 @@ void api_free(struct api_client **c);
  * On 0, *out is the parsed answer (RetCode 0), freed by the caller with
  * cJSON_Delete. Otherwise a negative errno (see api_retcode_errno; -EIO for
  * malformed answers, exhausted retries, network failures) and *out = NULL.
- * retries < 0 uses the client's setting. */
+ * retries < 0 uses the client's setting.
+ * err (may be NULL) receives the failure. With err, an action-specific
+ * RetCode is the caller's to report (api only logs it at debug level);
+ * without, api logs every failure itself. */
 int api_call(struct api_client *c, const char *action, const struct api_param *params, size_t n,
-             int retries, cJSON **out);
+             int retries, cJSON **out, struct api_error *err);
 
 /* errno for a RetCode: 0 for 0; -EAGAIN for the transient ones; -EACCES for
- * credential/permission ones; -ENOENT for 292; -EIO otherwise. */
+ * credential/permission ones and 292 (the configured project does not exist:
+ * a setting to fix, never "no such file"); -EIO otherwise. */
 int api_retcode_errno(long retcode);
 bool api_retcode_retryable(long retcode);
 
-/* A one-line description (no secrets) of the last failed call made by the
- * calling thread: "RetCode 171: ...", "HTTP 502", "Couldn't connect to server". */
-const char *api_last_error(void);
+/* True for a RetCode that is about this one request's object (not in the
+ * documented common table): e.g. the provider refusing to hand out a backup. */
+bool api_retcode_action_specific(long retcode);
 
-/* The RetCode of the calling thread's last answer, -1 when none arrived
- * (transport failure, malformed answer). */
-long api_last_retcode(void);
+/* Parses one HTTP answer of the API (body may be NULL). 0 with *out when
+ * RetCode is 0; -EAGAIN when worth retrying; else a negative errno. err gets
+ * the RetCode and message either way. RetCode may be a number or a decimal
+ * string (the provider's SDKs accept both). Pure; exposed for tests. */
+int api_parse_answer(const char *body, size_t len, long http_status, cJSON **out,
+                     struct api_error *err);
+
+/* The signed, form-encoded request body (malloc'd; holds the signature, so
+ * the caller wipes it before freeing). NULL on allocation failure or too
+ * many parameters. Parameters with a NULL or empty value are left out of
+ * both the body and the signature, as the provider's own SDK does. */
+char *api_request_body(const struct api_client *c, const char *action,
+                       const struct api_param *params, size_t n);
 
 /* Counters since api_new (for logs and tests). */
 unsigned long api_calls_made(const struct api_client *c);

@@ -5,8 +5,9 @@
  * The parsers never crash on any input; an entry whose id is missing or not a
  * valid id (letters, digits, '-', '_', 1..64 bytes) is skipped with a warning;
  * a missing string field becomes NULL; a missing or unusable number becomes
- * -1 (times, sizes) so callers can tell "unknown" from 0. A response with no
- * DataSet/Regions array is malformed: -EIO.
+ * -1 (times, sizes) so callers can tell "unknown" from 0. A response whose
+ * DataSet/Regions is missing or null is an empty list (the provider's way of
+ * saying "none"); one whose list has another type is malformed: -EIO.
  *
  * Pure functions, any thread. Every returned array and string is malloc'd and
  * owned by the caller, freed with the matching listing_free_*().

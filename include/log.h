@@ -28,4 +28,11 @@ void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(prin
  * truncating to n bytes. Returns buf. */
 const char *log_redact_url(const char *url, char *buf, size_t n);
 
+/* Copies untrusted text (a provider Message, a backup name) into buf for a
+ * log line: control characters, DEL and the Unicode direction overrides
+ * (U+202A..U+202E, U+2066..U+2069) become \xNN / \u{NNNN}, so the text can
+ * neither forge a line nor reorder what a terminal shows. Truncates to n
+ * bytes (never inside an escape). Returns buf. */
+const char *log_escape(const char *text, char *buf, size_t n);
+
 #endif

@@ -27,7 +27,9 @@ void urls_free(struct urls **u);
 
 /* Stores a malloc'd URL for obj in *url (caller frees). When stale is the URL
  * the caller was refused with, a new one is fetched unless another thread
- * already replaced it. 0 or a negative errno from the API. */
+ * already replaced it. 0 or a negative errno from the API; -EPERM when the
+ * provider refuses to hand out this object (an action-specific RetCode, logged
+ * once with the ids), remembered for a few minutes without asking again. */
 int urls_get(struct urls *u, const struct cat_object *obj, const char *stale, char **url);
 
 /* Seconds before expiry at which a cached URL is no longer handed out. */

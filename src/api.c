@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +16,21 @@
 
 #define API_MAX_PARAMS 32
 
-static __thread char t_last_error[256];
-static __thread long t_last_retcode = -1;
+static void set_error(struct api_error *e, long retcode, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-long api_last_retcode(void)
+/* The message is escaped here, once, so every later log line is safe. */
+static void set_error(struct api_error *e, long retcode, const char *fmt, ...)
 {
-    return t_last_retcode;
-}
+    char raw[sizeof(e->message)];
+    va_list ap;
 
-const char *api_last_error(void)
-{
-    return t_last_error;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    e->retcode = retcode;
+    log_escape(raw, e->message, sizeof(e->message));
 }
-
-#define SET_ERROR(...) snprintf(t_last_error, sizeof(t_last_error), __VA_ARGS__)
 
 struct api_client {
     char *url;
@@ -102,29 +104,58 @@ int api_retcode_errno(long rc)
     case 171:
     case 172:
     case 174:
+    case 292: /* the configured ProjectId: a setting to fix, not a missing file */
     case 293:
     case 294:
     case 295:
     case 299:
         return -EACCES;
-    case 292:
-        return -ENOENT;
     default: /* 160, 161, 170 (our bugs) and action-specific failures */
         return -EIO;
     }
 }
 
-/* Builds "k=v&k=v..." with Signature appended. Returns malloc'd body or NULL. */
-static char *build_body(const struct api_client *c, const char *action,
-                        const struct api_param *params, size_t n)
+bool api_retcode_action_specific(long rc)
+{
+    if (rc <= 0 || api_retcode_retryable(rc) || api_retcode_errno(rc) == -EACCES)
+        return false;
+    return !(rc >= 160 && rc <= 174);
+}
+
+static int append_pair(struct buf *b, bool first, const char *name, const char *value)
+{
+    char *en = http_form_escape(name);
+    char *ev = http_form_escape(value);
+    int rc = (!en || !ev) ? -ENOMEM : 0;
+
+    if (!rc && !first)
+        rc = buf_append(b, "&", 1);
+    if (!rc)
+        rc = buf_append(b, en, strlen(en));
+    if (!rc)
+        rc = buf_append(b, "=", 1);
+    if (!rc)
+        rc = buf_append(b, ev, strlen(ev));
+    free(en);
+    free(ev);
+    return rc;
+}
+
+char *api_request_body(const struct api_client *c, const char *action,
+                       const struct api_param *params, size_t n)
 {
     struct sign_param sp[API_MAX_PARAMS + 4];
     size_t k = 0;
+    bool has_project = false;
+
+    if (n > API_MAX_PARAMS)
+        return NULL;
     sp[k++] = (struct sign_param){"Action", action};
     sp[k++] = (struct sign_param){"PublicKey", c->public_key};
-    bool has_project = false;
-    for (size_t i = 0; i < n && k < API_MAX_PARAMS; i++) {
-        if (!params[i].value)
+    for (size_t i = 0; i < n; i++) {
+        /* The provider's SDK drops empty values before signing; an empty
+         * ProjectId would otherwise name a project that does not exist. */
+        if (!params[i].value || !params[i].value[0])
             continue;
         if (strcmp(params[i].name, "ProjectId") == 0)
             has_project = true;
@@ -141,20 +172,9 @@ static char *build_body(const struct api_client *c, const char *action,
     struct buf b;
     buf_init(&b, 1 << 20);
     for (size_t i = 0; i < k; i++) {
-        char *en = http_form_escape(sp[i].name);
-        char *ev = http_form_escape(sp[i].value);
-        int rc = (!en || !ev) ? -ENOMEM : 0;
-        if (!rc && i)
-            rc = buf_append(&b, "&", 1);
-        if (!rc)
-            rc = buf_append(&b, en, strlen(en));
-        if (!rc)
-            rc = buf_append(&b, "=", 1);
-        if (!rc)
-            rc = buf_append(&b, ev, strlen(ev));
-        free(en);
-        free(ev);
-        if (rc) {
+        if (append_pair(&b, i == 0, sp[i].name, sp[i].value)) {
+            if (b.data)
+                explicit_bzero(b.data, b.len);
             buf_free(&b);
             return NULL;
         }
@@ -162,105 +182,128 @@ static char *build_body(const struct api_client *c, const char *action,
     return b.data;
 }
 
-/* One attempt. Returns 0 with *out, -EAGAIN to retry, other -errno final.
- * *retcode gets the RetCode when an answer was parsed. */
-static int call_once(struct api_client *c, const char *action, const char *body, cJSON **out,
-                     long *retcode)
+/* RetCode as a number or as decimal text ("0", "153"): the provider's Go SDK
+ * rewrites the string form on every answer, so both occur. -1 = unusable. */
+static long parse_retcode(const cJSON *it)
 {
-    struct buf resp;
-    buf_init(&resp, API_MAX_ANSWER);
-    long status = 0;
-    *out = NULL;
-    *retcode = -1;
-    t_last_retcode = -1;
-    atomic_fetch_add(&c->calls, 1);
-    int rc = http_post(c->pool, c->url, "application/x-www-form-urlencoded", body, &resp, &status);
-    if (rc == -E2BIG) {
-        SET_ERROR("answer larger than %u MiB", API_MAX_ANSWER >> 20);
-        log_err("%s: answer larger than %u MiB, refused", action, API_MAX_ANSWER >> 20);
-        rc = -EIO;
-        goto out;
+    if (cJSON_IsNumber(it)) {
+        double d = it->valuedouble;
+        return d >= 0 && d <= 1e9 && d == (double)(long)d ? (long)d : -1;
     }
-    if (rc) {
-        SET_ERROR("%s", http_last_error());
-        log_info("%s: API unreachable: %s", action, t_last_error);
-        goto out;
-    }
-    cJSON *j = resp.data ? cJSON_ParseWithLength(resp.data, resp.len) : NULL;
-    if (!j || !cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        SET_ERROR("HTTP %ld with no JSON answer", status);
-        if (status >= 500 || status == 429) {
-            log_info("%s: HTTP %ld from the API", action, status);
-            rc = -EAGAIN;
-        } else {
-            log_err("%s: malformed answer from the API (HTTP %ld)", action, status);
-            rc = -EIO;
+    if (cJSON_IsString(it) && it->valuestring) {
+        const char *p = it->valuestring;
+        long v = 0;
+        if (!*p || strlen(p) > 9)
+            return -1;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9')
+                return -1;
+            v = v * 10 + (*p - '0');
         }
+        return v;
+    }
+    return -1;
+}
+
+int api_parse_answer(const char *body, size_t len, long status, cJSON **out, struct api_error *err)
+{
+    cJSON *j = body ? cJSON_ParseWithLength(body, len) : NULL;
+    int rc;
+
+    *out = NULL;
+    set_error(err, -1, "%s", "");
+    if (!j || !cJSON_IsObject(j)) {
+        set_error(err, -1, "HTTP %ld with no JSON answer", status);
+        rc = status >= 500 || status == 429 ? -EAGAIN : -EIO;
         goto out;
     }
     const cJSON *jrc = cJSON_GetObjectItemCaseSensitive(j, "RetCode");
-    if (!cJSON_IsNumber(jrc)) {
-        SET_ERROR("answer without RetCode");
-        log_err("%s: answer without RetCode (HTTP %ld)", action, status);
-        cJSON_Delete(j);
+    long retcode = parse_retcode(jrc);
+    if (retcode < 0) {
+        set_error(err, -1, "answer %s RetCode (HTTP %ld)", jrc ? "with an unusable" : "without",
+                  status);
         rc = -EIO;
         goto out;
     }
-    /* A RetCode that is no integer of sane size is a malformed answer. */
-    double d = jrc->valuedouble;
-    *retcode = d >= -1e9 && d <= 1e9 && d == (double)(long)d ? (long)d : -1;
-    if (*retcode == -1) {
-        SET_ERROR("answer with an unusable RetCode");
-        log_err("%s: answer with an unusable RetCode", action);
-        cJSON_Delete(j);
-        rc = -EIO;
-        goto out;
-    }
-    t_last_retcode = *retcode;
-    if (*retcode != 0) {
+    if (retcode != 0) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "Message");
         const char *m = cJSON_IsString(msg) && msg->valuestring ? msg->valuestring : "";
-        rc = api_retcode_errno(*retcode);
-        SET_ERROR("RetCode %ld: %.200s", *retcode, m);
-        if (rc == -EACCES)
-            log_err("%s: permission denied: RetCode %ld: %.200s", action, *retcode, m);
-        else if (rc == -EAGAIN)
-            log_info("%s: RetCode %ld (%.200s), will retry", action, *retcode, m);
-        else
-            log_err("%s: RetCode %ld: %.200s", action, *retcode, m);
-        cJSON_Delete(j);
+        set_error(err, retcode, "RetCode %ld: %.200s", retcode, m);
+        rc = api_retcode_errno(retcode);
         goto out;
     }
+    err->retcode = 0;
     *out = j;
+    j = NULL;
     rc = 0;
 out:
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* One attempt. Returns 0 with *out, -EAGAIN to retry, other -errno final. */
+static int call_once(struct api_client *c, const char *body, cJSON **out, struct api_error *err)
+{
+    struct buf resp;
+    long status = 0;
+    int rc;
+
+    buf_init(&resp, API_MAX_ANSWER);
+    *out = NULL;
+    atomic_fetch_add(&c->calls, 1);
+    rc = http_post(c->pool, c->url, "application/x-www-form-urlencoded", body, &resp, &status);
+    if (rc == -E2BIG) {
+        set_error(err, -1, "answer larger than %u MiB", API_MAX_ANSWER >> 20);
+        rc = -EIO;
+    } else if (rc) {
+        set_error(err, -1, "%s", http_last_error());
+    } else {
+        rc = api_parse_answer(resp.data, resp.len, status, out, err);
+    }
     buf_free(&resp);
     return rc;
 }
 
-int api_call(struct api_client *c, const char *action, const struct api_param *params, size_t n,
-             int retries, cJSON **out)
+/* How a failed attempt is logged: retries are routine, the final failure is
+ * not; an action-specific refusal is left to a caller that asked for it. */
+static void log_failure(const char *action, int rc, bool final, bool caller_reports,
+                        const struct api_error *e)
 {
-    *out = NULL;
-    if (n > API_MAX_PARAMS)
-        return -EINVAL;
-    char *body = build_body(c, action, params, n);
-    if (!body)
-        return -ENOMEM;
+    if (!final)
+        log_info("%s: %s, will retry", action, e->message);
+    else if (rc == -EACCES)
+        log_err("%s: permission denied: %s", action, e->message);
+    else if (caller_reports && api_retcode_action_specific(e->retcode))
+        log_debug("%s: %s", action, e->message);
+    else
+        log_err("%s: %s", action, e->message);
+}
+
+int api_call(struct api_client *c, const char *action, const struct api_param *params, size_t n,
+             int retries, cJSON **out, struct api_error *err)
+{
+    struct api_error local;
+    struct api_error *e = err ? err : &local;
     unsigned max = retries < 0 ? c->retries : (unsigned)retries;
     int rc = -EIO;
-    long retcode = -1;
+
+    *out = NULL;
+    set_error(e, -1, "%s", "");
+    char *body = api_request_body(c, action, params, n);
+    if (!body)
+        return n > API_MAX_PARAMS ? -EINVAL : -ENOMEM;
     for (unsigned attempt = 0;; attempt++) {
-        rc = call_once(c, action, body, out, &retcode);
-        if (rc != -EAGAIN)
+        rc = call_once(c, body, out, e);
+        bool final = rc != -EAGAIN || attempt >= max;
+        if (rc && !(final && rc == -EAGAIN))
+            log_failure(action, rc, final, err != NULL, e);
+        if (final)
             break;
-        if (attempt >= max) {
-            log_err("%s: giving up after %u attempts: %s", action, attempt + 1, t_last_error);
-            rc = -EIO;
-            break;
-        }
         retry_sleep(attempt);
+    }
+    if (rc == -EAGAIN) {
+        log_err("%s: giving up after %u attempts: %s", action, max + 1, e->message);
+        rc = -EIO;
     }
     explicit_bzero(body, strlen(body)); /* it holds the signature */
     free(body);

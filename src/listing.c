@@ -284,6 +284,11 @@ static int listing_parse(const struct listing_spec *spec, const cJSON *resp, voi
     if (!cJSON_IsObject(resp))
         return -EIO;
     arr = cJSON_GetObjectItemCaseSensitive(resp, spec->array);
+    /* The provider leaves the list out (or sends null) when it is empty, and
+     * its own CLI reads that as "no entries" (docs/provider-api.md). Only a
+     * list of the wrong type is malformed. */
+    if (!arr || cJSON_IsNull(arr))
+        return 0;
     if (!cJSON_IsArray(arr))
         return -EIO;
 

@@ -60,3 +60,42 @@ const char *log_redact_url(const char *url, char *buf, size_t n)
         snprintf(buf, n, "%s", url);
     return buf;
 }
+
+/* The UTF-8 encodings of the direction controls start with E2 80 or E2 81. */
+static unsigned bidi_control(const unsigned char *p)
+{
+    if (p[0] != 0xE2 || (p[1] != 0x80 && p[1] != 0x81) || !p[2])
+        return 0;
+    unsigned cp = 0x2000u | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ? cp : 0;
+}
+
+const char *log_escape(const char *text, char *buf, size_t n)
+{
+    size_t w = 0;
+
+    if (n == 0)
+        return buf;
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
+        char esc[12];
+        const char *piece = esc;
+        size_t len;
+        unsigned cp = bidi_control(p);
+
+        if (cp) {
+            len = (size_t)snprintf(esc, sizeof(esc), "\\u{%04X}", cp);
+            p += 2;
+        } else if (*p < 0x20 || *p == 0x7F) {
+            len = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", *p);
+        } else {
+            piece = (const char *)p;
+            len = 1;
+        }
+        if (w + len >= n)
+            break;
+        memcpy(buf + w, piece, len);
+        w += len;
+    }
+    buf[w] = '\0';
+    return buf;
+}

@@ -180,15 +180,91 @@ static char **split_regions(char *s)
 static int list_call(void *ctx, const char *action, const struct api_param *p, size_t n, bool quick,
                      cJSON **out)
 {
-    return api_call(ctx, action, p, n, quick ? 0 : -1, out);
+    return api_call(ctx, action, p, n, quick ? 0 : -1, out, NULL);
 }
 
-/* One GetRegion before mounting. Wrong keys or a dead endpoint must fail
+/* One call of the start-up check. Wrong keys or a dead endpoint must fail
  * within seconds, so a transport failure is retried once, with a short
  * timeout; the API saying "busy" or "rate limited" gets every retry. */
-static int check_api(const struct api_opts *base, const char *source, cJSON **regions_answer)
+static int start_call(struct api_client *c, unsigned retries, const char *action,
+                      const struct api_param *p, size_t n, cJSON **out, struct api_error *e)
+{
+    unsigned transport_failures = 0;
+    int rc;
+
+    for (unsigned attempt = 0;; attempt++) {
+        rc = api_call(c, action, p, n, 0, out, e);
+        if (rc == 0 || attempt >= retries)
+            break;
+        if (e->retcode >= 0 && !api_retcode_retryable(e->retcode))
+            break;
+        if (e->retcode < 0 && ++transport_failures > 1)
+            break;
+        retry_sleep(attempt);
+    }
+    return rc;
+}
+
+/* The one line a failed start-up check prints: what is wrong and what to fix. */
+static void report_start_failure(const struct api_opts *o, const char *source,
+                                 const struct api_error *e)
+{
+    long rc = e->retcode;
+
+    if (rc == 292)
+        fprintf(stderr,
+                "umongofs: the API at %s knows no project '%s' for the keys from %s (%s); "
+                "fix -o project_id=, DEZAI_PROJECT_ID or the profile's project_id\n",
+                o->url, o->project_id ? o->project_id : "(the account's default)", source,
+                e->message);
+    else if (rc >= 171 && rc <= 174)
+        fprintf(stderr,
+                "umongofs: the API at %s refused the keys from %s (permission denied): %s\n",
+                o->url, source, e->message);
+    else if (api_retcode_errno(rc) == -EACCES)
+        fprintf(stderr,
+                "umongofs: the API at %s accepted the keys from %s but denies them access "
+                "(permission denied: zone, IP or IAM policy): %s\n",
+                o->url, source, e->message);
+    else
+        fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", o->url, e->message);
+}
+
+/* The first region the mount will show, for the project check. */
+static const char *first_wanted_region(char *const *wanted, const cJSON *answer)
+{
+    const cJSON *regions = cJSON_GetObjectItemCaseSensitive(answer, "Regions");
+    const cJSON *r;
+
+    if (!cJSON_IsArray(regions))
+        return NULL;
+    cJSON_ArrayForEach(r, regions)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(r, "Region");
+        if (!cJSON_IsString(name) || !name->valuestring || !*name->valuestring)
+            continue;
+        if (!wanted)
+            return name->valuestring;
+        for (char *const *w = wanted; *w; w++)
+            if (strcmp(*w, name->valuestring) == 0)
+                return name->valuestring;
+    }
+    return NULL;
+}
+
+/* Before mounting: GetRegion proves the keys and the endpoint; one
+ * ListUMongoDBInstances proves the project and the keys' rights on the
+ * backup service, since a wrong ProjectId or an IAM policy may only show
+ * there. Only a configuration error (permission, RetCode 292) fails the
+ * mount on that second call: anything else the tree reports when listed. */
+static int check_api(const struct api_opts *base, const char *source, char *const *wanted,
+                     cJSON **regions_answer)
 {
     struct api_opts o = *base;
+    struct api_error e;
+    cJSON *j = NULL;
+    int rc;
+
     o.timeout_s = o.timeout_s < 10 ? o.timeout_s : 10;
     struct api_client *c = api_new(&o);
     if (!c) {
@@ -197,28 +273,23 @@ static int check_api(const struct api_opts *base, const char *source, cJSON **re
     }
     int saved = log_level();
     log_init(LOG_CRIT, 0); /* one line from us, not the API layer's retries */
-    cJSON *j = NULL;
-    int rc;
-    unsigned transport_failures = 0;
-    for (unsigned attempt = 0;; attempt++) {
-        rc = api_call(c, "GetRegion", NULL, 0, 0, &j);
-        if (rc == 0 || attempt >= base->retries)
-            break;
-        long retcode = api_last_retcode();
-        if (retcode >= 0 && !api_retcode_retryable(retcode))
-            break;
-        if (retcode < 0 && ++transport_failures > 1)
-            break;
-        retry_sleep(attempt);
+    rc = start_call(c, base->retries, "GetRegion", NULL, 0, &j, &e);
+    const char *region = rc ? NULL : first_wanted_region(wanted, j);
+    if (region) {
+        struct api_param p[] = {{"Region", region}};
+        cJSON *l = NULL;
+        rc = start_call(c, base->retries, "ListUMongoDBInstances", p, 1, &l, &e);
+        cJSON_Delete(l);
+        if (rc != -EACCES)
+            rc = 0;
     }
     log_init(saved, 0);
+    if (rc) {
+        report_start_failure(base, source, &e);
+        cJSON_Delete(j);
+        j = NULL;
+    }
     *regions_answer = j;
-    if (rc == -EACCES)
-        fprintf(stderr,
-                "umongofs: the API at %s refused the keys from %s (permission denied): %s\n",
-                base->url, source, api_last_error());
-    else if (rc)
-        fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", base->url, api_last_error());
     api_free(&c);
     return rc ? -1 : 0;
 }
@@ -383,13 +454,11 @@ int main(int argc, char *argv[])
                           .timeout_s = o.timeout,
                           .retries = o.retries};
     cJSON *region_answer = NULL;
-    if (check_api(&ao, cred.source, &region_answer) != 0)
+    if (o.regions && !(regions = split_regions(o.regions)))
+        goto oom;
+    if (check_api(&ao, cred.source, regions, &region_answer) != 0)
         goto out;
     api = api_new(&ao);
-    if (o.regions && !(regions = split_regions(o.regions))) {
-        cJSON_Delete(region_answer);
-        goto oom;
-    }
     warn_unknown_regions(regions, region_answer);
     cJSON_Delete(region_answer);
     struct catalog_opts co = {.source = {list_call, api},

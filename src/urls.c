@@ -12,13 +12,18 @@
 
 #define URLS_MAX 4096 /* cached entries; the oldest goes first */
 
+/* How long a refusal (the provider will not hand out this object) is
+ * remembered: retries of the same open within it cost no API call. */
+#define URLS_REFUSAL_TTL 300
+
 struct url_entry {
     uint64_t ino;
     char *url;
     time_t fetched;
     bool fetching;
-    unsigned gen; /* counts finished fetches */
-    int err;      /* result of the last one */
+    unsigned gen;         /* counts finished fetches */
+    int err;              /* result of the last one */
+    time_t refused_until; /* the provider refused this object; -EPERM until then */
     struct url_entry *next;
 };
 
@@ -103,6 +108,18 @@ static void trim(struct urls *u)
     }
 }
 
+/* The provider answered with a code about this very object (sharded and
+ * snapshot backups "do not support download"): a property of the file, not
+ * an outage. Said once per refusal, with the ids (validated [A-Za-z0-9_-]). */
+static int refused(const struct cat_object *o, const struct api_error *e)
+{
+    log_err("%s %s of cluster %s: the provider will not hand out a download URL (%s); "
+            "open fails with EPERM for %d s before asking again",
+            o->kind == CAT_LOG ? "log package" : "backup", o->object_id, o->cluster_id, e->message,
+            URLS_REFUSAL_TTL);
+    return -EPERM;
+}
+
 static int describe(struct urls *u, const struct cat_object *o, char **url)
 {
     char ttl[16];
@@ -116,9 +133,10 @@ static int describe(struct urls *u, const struct cat_object *o, char **url)
     if (o->kind == CAT_OPLOG)
         p[n++] = (struct api_param){"Category", "oplog"};
     cJSON *j = NULL;
-    int rc = api_call(u->api, "DescribeUMongoDBBackupURL", p, n, -1, &j);
+    struct api_error e;
+    int rc = api_call(u->api, "DescribeUMongoDBBackupURL", p, n, -1, &j, &e);
     if (rc)
-        return rc;
+        return api_retcode_action_specific(e.retcode) ? refused(o, &e) : rc;
     const char *field = u->intranet ? "IntranetAddress" : "InternetAddress";
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!cJSON_IsString(a) || !a->valuestring ||
@@ -155,6 +173,10 @@ int urls_get(struct urls *u, const struct cat_object *o, const char *stale, char
             return err;
         }
         time_t now = time(NULL);
+        if (e && now < e->refused_until) {
+            pthread_mutex_unlock(&u->lock);
+            return -EPERM;
+        }
         if (e && e->url && now < e->fetched + (time_t)(u->ttl - urls_margin(u->ttl)) &&
             !(stale && strcmp(stale, e->url) == 0)) {
             *url = strdup(e->url);
@@ -184,6 +206,7 @@ int urls_get(struct urls *u, const struct cat_object *o, const char *stale, char
     e->fetching = false;
     e->gen++;
     e->err = rc;
+    e->refused_until = rc == -EPERM ? time(NULL) + URLS_REFUSAL_TTL : 0;
     if (rc == 0) {
         if (e->url)
             explicit_bzero(e->url, strlen(e->url));

@@ -1217,7 +1217,7 @@ static void test_refresh_failure_serves_old(void **state)
         }
     }
     /* A malformed answer in a refresh is a failure too. */
-    fake_set(&e->f, A_BACKUP, "udb-orders", J("{'RetCode':0}"));
+    fake_set(&e->f, A_BACKUP, "udb-orders", J("{'RetCode':0,'DataSet':{}}"));
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
     /* And a good one is taken again. */
     fake_set(&e->f, A_BACKUP, "udb-orders", J("{'DataSet':[" ORDERS_A1 "]}"));
@@ -1284,13 +1284,42 @@ static void test_first_listing_failure(void **state)
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
 }
 
+/* The provider leaves an empty list out of its answer, or sends null: empty
+ * directories (a region without clusters, a cluster without backups) and no
+ * logs/ for a cluster without log packages; never EIO. */
+static void test_missing_list_is_empty(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat(e, 0, false, NULL);
+    static const char *const empty[] = {"{'RetCode':0}", "{'RetCode':'0','DataSet':null}",
+                                        "{'RetCode':0,'TotalCount':0}"};
+
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+        fake_set(&e->f, A_INSTANCES, "cn-sh2", J(empty[i]));
+        expect_ls(c, "/cn-sh2", "");
+        fake_set(&e->f, A_LOGS, "udb-orders", J(empty[i]));
+        expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|oplog");
+        fake_set(&e->f, A_BACKUP, "udb-orders", J(empty[i]));
+        expect_ls(c, "/cn-bj2/orders", "");
+        fake_set(&e->f, A_BACKUP, "udb-orders", J(DEMO_ORDERS));
+        fake_set(&e->f, A_LOGS, "udb-orders", J(DEMO_ORDERS_LOGS));
+        expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    }
+    fake_set(&e->f, A_REGION, NULL, J("{'RetCode':0}"));
+    expect_ls(c, "/", "");
+}
+
 static void test_malformed_answers(void **state)
 {
     struct env *e = *state;
     struct catalog *c = open_cat(e, 60, false, NULL);
     struct dirlist d;
-    static const char *const bad[] = {
-        "{'RetCode':0}", "{'DataSet':{}}", "{'DataSet':'x'}", "{'DataSet':null}", "[]", "7"};
+    static const char *const bad[] = {"{'DataSet':0,'Regions':0}",
+                                      "{'DataSet':{},'Regions':{}}",
+                                      "{'DataSet':'x','Regions':'x'}",
+                                      "{'Regions':true,'DataSet':true}",
+                                      "[]",
+                                      "7"};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fake_set(&e->f, A_REGION, NULL, J(bad[i]));
@@ -1751,6 +1780,7 @@ int main(void)
         T(test_refresh_failure_serves_old),
         T(test_stale_refresh_is_quick),
         T(test_first_listing_failure),
+        T(test_missing_list_is_empty),
         T(test_malformed_answers),
         T(test_set_size),
         T(test_getxattr),

@@ -392,26 +392,41 @@ static void test_not_an_object(void **state)
     expect_all("true", -EIO, 0);
 }
 
-static void test_no_array(void **state)
+static void test_wrong_type(void **state)
 {
     (void)state;
-    expect_all("{}", -EIO, 0);
-    expect_all("{\"RetCode\":0}", -EIO, 0);
-    expect_all("{\"DataSet\":null,\"Regions\":null}", -EIO, 0);
     expect_all("{\"DataSet\":{},\"Regions\":{}}", -EIO, 0);
     expect_all("{\"DataSet\":\"[]\",\"Regions\":\"[]\"}", -EIO, 0);
     expect_all("{\"DataSet\":0,\"Regions\":0}", -EIO, 0);
-    expect_all("{\"dataset\":[],\"regions\":[]}", -EIO, 0); /* names are case-sensitive */
+    expect_all("{\"DataSet\":false,\"Regions\":true}", -EIO, 0);
+}
 
-    /* Each parser looks for its own array only. */
+/* The provider leaves an empty list out, or sends null: no entries, never
+ * an error (a region without clusters, a cluster without log packages). */
+static void test_missing_is_empty(void **state)
+{
+    (void)state;
+    expect_all("{}", 0, 0);
+    expect_all("{\"RetCode\":0}", 0, 0);
+    expect_all("{\"RetCode\":\"0\",\"TotalCount\":0}", 0, 0);
+    expect_all("{\"DataSet\":null,\"Regions\":null}", 0, 0);
+    /* Names are case-sensitive: a list under another spelling is not ours. */
+    expect_all("{\"dataset\":[{\"BackupId\":\"b\"}],\"regions\":[]}", 0, 0);
+
+    /* Each parser looks for its own list only. */
     struct listing_region *r = NULL;
     struct listing_backup *b = NULL;
-    size_t n = 0;
+    size_t n = 1;
     cJSON *j = parse("{\"DataSet\":[{\"Region\":\"cn-bj2\",\"BackupId\":\"b\"}]}");
-    assert_int_equal(listing_parse_regions(j, &r, &n), -EIO);
+    assert_int_equal(listing_parse_regions(j, &r, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(r);
     cJSON_Delete(j);
+    n = 1;
     j = parse("{\"Regions\":[{\"Region\":\"cn-bj2\",\"BackupId\":\"b\"}]}");
-    assert_int_equal(listing_parse_backups(j, &b, &n), -EIO);
+    assert_int_equal(listing_parse_backups(j, &b, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(b);
     cJSON_Delete(j);
 }
 
@@ -869,7 +884,8 @@ int main(void)
         cmocka_unit_test(test_backups_ok),
         cmocka_unit_test(test_logs_ok),
         cmocka_unit_test(test_not_an_object),
-        cmocka_unit_test(test_no_array),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_missing_is_empty),
         cmocka_unit_test(test_empty_array),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_elements_not_objects),
