@@ -63,7 +63,7 @@ struct cat_stat {
 /* A file's download identity, copied out for the reader. */
 struct cat_object {
     uint64_t ino;
-    enum cat_kind kind; /* CAT_BACKUP, CAT_OPLOG or CAT_LOG */
+    enum cat_kind kind; /* CAT_BACKUP, CAT_OPLOG or CAT_LOG (CAT_CLUSTER: catalog_cluster) */
     char *region;
     char *zone;
     char *cluster_id;
@@ -93,6 +93,11 @@ int catalog_readdir(struct catalog *c, const char *path, catalog_fill_fn fill, v
 int catalog_object(struct catalog *c, const char *path, struct cat_object *obj);
 void catalog_object_clear(struct cat_object *obj);
 
+/* The identity of the cluster directory at path (kind CAT_CLUSTER, object_id
+ * = cluster_id), or -ENODATA when path is something else, -ENOENT, ...
+ * Release with catalog_object_clear. */
+int catalog_cluster(struct catalog *c, const char *path, struct cat_object *obj);
+
 /* Records the length the object store reported for ino; from then on it is
  * the file's st_size (the listing's BackupSize can be wrong). */
 void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size);
@@ -103,9 +108,9 @@ void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size);
  * the object's; false the first time or when the object changed. */
 bool catalog_object_seen(struct catalog *c, uint64_t ino, uint64_t size, const char *etag);
 
-/* Extended attributes (interface.md). getxattr: value length, or -ENODATA,
- * -ERANGE when size is too small (size 0 asks for the length). listxattr:
- * the NUL-separated names' total length, or -ERANGE. */
+/* Extended attributes (README, "Names, attributes, errors"). getxattr: value
+ * length, or -ENODATA, -ERANGE when size is too small (size 0 asks for the
+ * length). listxattr: the NUL-separated names' total length, or -ERANGE. */
 int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf, size_t size);
 int catalog_listxattr(struct catalog *c, const char *path, char *buf, size_t size);
 

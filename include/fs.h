@@ -1,6 +1,6 @@
 /* fs: the FUSE operations. Maps paths to catalog entries and open files to
- * readers, and every internal error to the errno a user sees (interface.md,
- * "Errors a user sees"); that mapping lives here and only here.
+ * readers, and every internal error to the errno a user sees (README,
+ * "Names, attributes, errors"); that mapping lives here and only here.
  *
  * libfuse calls these from its worker threads; fs_ctx is shared by them and
  * is immutable after mount except for the reader pool, created in init().
@@ -17,11 +17,13 @@
 #include "catalog.h"
 #include "http.h"
 #include "reader.h"
+#include "recovery.h"
 #include "urls.h"
 
 struct fs_ctx {
     struct catalog *catalog;
     struct urls *urls;
+    struct recovery *recovery; /* restore windows; NULL = none shown */
     struct http_pool *data_http; /* object-store connections */
     struct reader_pool_opts reader_opts;
     struct reader_pool *readers; /* started by init(), after daemonizing */

@@ -35,8 +35,10 @@ struct listing_cluster {
     char *db_version;
     char *cluster_type; /* "ReplicaSet", "SharedCluster", ... */
     char *state;
-    int64_t create_time; /* -1 unknown */
-    bool sharded;        /* cluster_type == "SharedCluster" */
+    char *connect_url;      /* may embed user:password: strip before showing */
+    char *ipv6_connect_url; /* likewise */
+    int64_t create_time;    /* -1 unknown */
+    bool sharded;           /* cluster_type == "SharedCluster" */
 };
 
 /* ListUMongoDBBackup */
@@ -50,7 +52,9 @@ struct listing_backup {
     char *batch_id;
     char *virtual_cluster_id;
     char *replica_type;
+    char *method;                 /* BackupMethod, where the provider sends it */
     int64_t size;                 /* BackupSize, -1 unknown */
+    int64_t disk_size;            /* DiskSize: space a restore needs, -1 unknown */
     int64_t start_time, end_time; /* -1 unknown */
 };
 

@@ -4,10 +4,10 @@
  * entry, with its kind, identity key, raw display name, attributes and
  * xattrs, and, for the directories a cluster listing fills at once (sharded
  * batches, oplog/, logs/), their own entries. The catalog merges specs into
- * its tree. This is where the tree's shape rules live (interface.md, "The
- * tree"): regions deduplicated, unfinished backups hidden unless show_all,
- * oplog backups in oplog/, finished log packages in logs/, sharded backups
- * grouped by BatchId.
+ * its tree. This is where the tree's shape rules live (README, "What it is"
+ * and "Names, attributes, errors"): regions deduplicated, unfinished backups hidden unless
+ * show_all, oplog backups in oplog/, finished log packages in logs/, sharded backups grouped by
+ * BatchId.
  *
  * Pure functions, any thread. Every spec and string is malloc'd and owned by
  * the caller: specs_free().
@@ -64,6 +64,10 @@ int spec_clusters(const char *region, const struct listing_cluster *l, size_t n,
 int spec_cluster_dir(const struct spec_owner *cl, bool sharded, bool show_all,
                      const struct listing_backup *b, size_t nb, const struct listing_log *l,
                      size_t nl, struct spec **out, size_t *n_out);
+
+/* url without the "user:password@" part of its authority (malloc'd, NULL on
+ * allocation failure or a NULL url). */
+char *spec_strip_userinfo(const char *url);
 
 void spec_clear(struct spec *s);
 void specs_free(struct spec *s, size_t n);

@@ -1,6 +1,6 @@
 /* catalog: the tree, its names and inodes, and the TTL cache of listings.
  *
- * Shape (interface.md): root -> regions -> clusters -> backups, plus batch
+ * Shape (README, "What it is"): root -> regions -> clusters -> backups, plus batch
  * directories (sharded clusters), oplog/ and logs/ inside a cluster. A
  * cluster listing (two API calls) fills the cluster and all the directories
  * below it at once, so those have no listing of their own.
@@ -662,31 +662,48 @@ int catalog_readdir(struct catalog *c, const char *path, catalog_fill_fn fill, v
     return rc;
 }
 
-int catalog_object(struct catalog *c, const char *path, struct cat_object *obj)
+/* Copies n's identity into obj. Lock held. */
+static int object_copy(const struct node *n, struct cat_object *obj)
+{
+    obj->ino = n->ino;
+    obj->kind = n->kind;
+    obj->size = n->size;
+    obj->size_verified = n->size_verified;
+    obj->readable = n->readable;
+    obj->region = xstrdup(n->region);
+    obj->zone = xstrdup(n->zone);
+    obj->cluster_id = xstrdup(n->cluster_id);
+    obj->object_id = xstrdup(n->object_id ? n->object_id : n->cluster_id);
+    return !obj->region || !obj->zone || !obj->cluster_id || !obj->object_id ? -ENOMEM : 0;
+}
+
+/* want_cluster: the cluster directory at path, else the file at path. */
+static int object_at(struct catalog *c, const char *path, struct cat_object *obj, bool want_cluster)
 {
     memset(obj, 0, sizeof(*obj));
     pthread_mutex_lock(&c->lock);
     struct node *n;
     int rc = resolve(c, path, &n);
-    if (!rc && is_dir_kind(n->kind))
+    if (!rc && want_cluster && n->kind != CAT_CLUSTER)
+        rc = -ENODATA;
+    else if (!rc && !want_cluster && is_dir_kind(n->kind))
         rc = -EISDIR;
-    if (!rc) {
-        obj->ino = n->ino;
-        obj->kind = n->kind;
-        obj->size = n->size;
-        obj->size_verified = n->size_verified;
-        obj->readable = n->readable;
-        obj->region = xstrdup(n->region);
-        obj->zone = xstrdup(n->zone);
-        obj->cluster_id = xstrdup(n->cluster_id);
-        obj->object_id = xstrdup(n->object_id);
-        if (!obj->region || !obj->zone || !obj->cluster_id || !obj->object_id)
-            rc = -ENOMEM;
-    }
+    if (!rc)
+        rc = object_copy(n, obj);
     pthread_mutex_unlock(&c->lock);
     if (rc)
         catalog_object_clear(obj);
     return rc;
+}
+
+int catalog_object(struct catalog *c, const char *path, struct cat_object *obj)
+{
+    return object_at(c, path, obj, false);
+}
+
+int catalog_cluster(struct catalog *c, const char *path, struct cat_object *obj)
+{
+    return object_at(c, path, obj, true);
 }
 
 void catalog_object_clear(struct cat_object *o)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -255,16 +256,62 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
+/* The restore window of a cluster directory, or -ENODATA. */
+static int recovery_xattr(const char *path, const char *name, char *value, size_t size)
+{
+    bool earliest = strcmp(name, RECOVERY_XATTR_EARLIEST) == 0;
+    struct cat_object cl;
+    int64_t lo, hi;
+    char text[24];
+
+    if (!ctx()->recovery)
+        return -ENODATA;
+    int rc = catalog_cluster(ctx()->catalog, path, &cl);
+    if (rc)
+        return rc;
+    rc = recovery_get(ctx()->recovery,
+                      &(struct recovery_cluster){cl.region, cl.zone, cl.cluster_id}, &lo, &hi);
+    catalog_object_clear(&cl);
+    if (rc)
+        return rc;
+    int len = snprintf(text, sizeof(text), "%lld", (long long)(earliest ? lo : hi));
+    if (size == 0)
+        return len;
+    if ((size_t)len > size)
+        return -ERANGE;
+    memcpy(value, text, (size_t)len);
+    return len;
+}
+
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
-    int rc = catalog_getxattr(ctx()->catalog, path, name, value, size);
+    int rc;
+    if (strcmp(name, RECOVERY_XATTR_EARLIEST) == 0 || strcmp(name, RECOVERY_XATTR_LATEST) == 0)
+        rc = recovery_xattr(path, name, value, size);
+    else
+        rc = catalog_getxattr(ctx()->catalog, path, name, value, size);
     return rc < 0 ? -fs_errno(rc) : rc;
 }
 
+/* Cluster directories also list the restore window's names, unless it is
+ * known that there is none: reading them is what asks the API. */
 static int fs_listxattr(const char *path, char *list, size_t size)
 {
+    static const char extra[] = RECOVERY_XATTR_EARLIEST "\0" RECOVERY_XATTR_LATEST;
+    struct cat_object cl;
     int rc = catalog_listxattr(ctx()->catalog, path, list, size);
-    return rc < 0 ? -fs_errno(rc) : rc;
+    if (rc < 0 || !ctx()->recovery || catalog_cluster(ctx()->catalog, path, &cl) != 0)
+        return rc < 0 ? -fs_errno(rc) : rc;
+    bool listable = recovery_listable(ctx()->recovery, cl.cluster_id);
+    catalog_object_clear(&cl);
+    if (!listable)
+        return rc;
+    if (size == 0)
+        return rc + (int)sizeof(extra);
+    if ((size_t)rc + sizeof(extra) > size)
+        return -ERANGE;
+    memcpy(list + rc, extra, sizeof(extra));
+    return rc + (int)sizeof(extra);
 }
 
 static int fs_statfs(const char *path, struct statvfs *sv)

@@ -59,6 +59,8 @@ static const struct listing_field listing_cluster_fields[] = {
     {"DBVersion", LISTING_STR, offsetof(struct listing_cluster, db_version)},
     {"ClusterType", LISTING_STR, offsetof(struct listing_cluster, cluster_type)},
     {"State", LISTING_STR, offsetof(struct listing_cluster, state)},
+    {"ConnectURL", LISTING_STR, offsetof(struct listing_cluster, connect_url)},
+    {"IPv6ConnectURL", LISTING_STR, offsetof(struct listing_cluster, ipv6_connect_url)},
     {"CreateTime", LISTING_INT, offsetof(struct listing_cluster, create_time)},
 };
 
@@ -72,7 +74,9 @@ static const struct listing_field listing_backup_fields[] = {
     {"BatchId", LISTING_STR, offsetof(struct listing_backup, batch_id)},
     {"VirtualClusterId", LISTING_STR, offsetof(struct listing_backup, virtual_cluster_id)},
     {"ReplicaType", LISTING_STR, offsetof(struct listing_backup, replica_type)},
+    {"BackupMethod", LISTING_STR, offsetof(struct listing_backup, method)},
     {"BackupSize", LISTING_INT, offsetof(struct listing_backup, size)},
+    {"DiskSize", LISTING_INT, offsetof(struct listing_backup, disk_size)},
     {"StartTime", LISTING_INT, offsetof(struct listing_backup, start_time)},
     {"EndTime", LISTING_INT, offsetof(struct listing_backup, end_time)},
 };

@@ -81,6 +81,39 @@ static int spec_xattr_int(struct spec *s, const char *name, int64_t v)
     return spec_xattr(s, name, tmp);
 }
 
+/* A connection address as the listing gives it may carry "user:password@"
+ * (mongodb://root:pw@host:27017/admin). The xattr shows it without: a
+ * password has no business in getfattr output or a file manager. */
+char *spec_strip_userinfo(const char *url)
+{
+    if (!url)
+        return NULL;
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p;
+    char *out = NULL;
+    if (!at)
+        return strdup(url);
+    if (asprintf(&out, "%.*s%s", (int)(auth - url), url, at + 1) < 0)
+        return NULL;
+    return out;
+}
+
+/* Adds a connection address without its credentials. */
+static int spec_xattr_url(struct spec *s, const char *name, const char *url)
+{
+    if (!url || !*url)
+        return 0;
+    char *clean = spec_strip_userinfo(url);
+    int rc = clean ? spec_xattr(s, name, clean) : -ENOMEM;
+    free(clean);
+    return rc;
+}
+
 static int64_t pick_time(int64_t a, int64_t b, int64_t c)
 {
     /* 0 counts as missing too: the provider sends it for unfinished runs. */
@@ -161,7 +194,8 @@ static int backup_spec(struct spec *e, const struct listing_backup *b, const str
         spec_xattr_int(e, "end_time", b->end_time) ||
         spec_xattr(e, "batch_id", b->batch_id && *b->batch_id ? b->batch_id : NULL) ||
         spec_xattr(e, "replica_type", b->replica_type) ||
-        spec_xattr(e, "virtual_cluster_id", b->virtual_cluster_id))
+        spec_xattr(e, "virtual_cluster_id", b->virtual_cluster_id) ||
+        spec_xattr(e, "backup_method", b->method) || spec_xattr_int(e, "disk_size", b->disk_size))
         return -ENOMEM;
     return 0;
 }
@@ -361,7 +395,9 @@ int spec_clusters(const char *region, const struct listing_cluster *l, size_t n,
             spec_xattr(e, "name", l[i].name ? l[i].name : "") || spec_xattr(e, "zone", l[i].zone) ||
             spec_xattr(e, "db_version", l[i].db_version) ||
             spec_xattr(e, "cluster_type", l[i].cluster_type) ||
-            spec_xattr(e, "state", l[i].state)) {
+            spec_xattr(e, "state", l[i].state) ||
+            spec_xattr_url(e, "connect_url", l[i].connect_url) ||
+            spec_xattr_url(e, "ipv6_connect_url", l[i].ipv6_connect_url)) {
             specs_free(s, m);
             return -ENOMEM;
         }

@@ -1,5 +1,5 @@
 /* Unit tests for catalog.c: the tree of regions, clusters, backups, batches,
- * oplog/ and logs/ (interface.md, "The tree" and the xattr table), its names,
+ * oplog/ and logs/ (README, "What it is" and "Names, attributes, errors"), its names,
  * inode numbers, TTL cache and error handling, driven by a fake listing source
  * that answers canned JSON per action, counts the calls and can be told to fail.
  */
@@ -1453,14 +1453,53 @@ static void test_getxattr(void **state)
     expect_xattr(c, f, "user.umongofs.zone", "cn-bj2-03");
 }
 
+/* What the service knows beyond the basics: the cluster's address without
+ * its credentials, the restore space and the backup method, where present;
+ * numbers as strings like the provider's SDK accepts them. */
+static void test_service_xattrs(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat(e, 60, false, NULL);
+
+    fake_set(&e->f, A_INSTANCES, "cn-sh2",
+             J("{'RetCode':'0','DataSet':[{'ClusterId':'udb-sh','Name':'sh','Zone':'cn-sh2-01',"
+               "'State':'Running','CreateTime':'1000',"
+               "'ConnectURL':'mongodb://root:s3cret@10.9.1.20:27017/admin',"
+               "'IPv6ConnectURL':'mongodb://[fd00::1]:27017/'}]}"));
+    fake_set(&e->f, A_BACKUP, "udb-sh",
+             J("{'RetCode':'0','DataSet':[{'BackupId':'b1','BackupName':'full','State':'Success',"
+               "'BackupSize':'700','DiskSize':'3500','BackupMethod':'logical','EndTime':'9'},"
+               "{'BackupId':'b2','BackupName':'bare','State':'Success'}]}"));
+    expect_xattr(c, "/cn-sh2/sh", "user.umongofs.connect_url", "mongodb://10.9.1.20:27017/admin");
+    expect_xattr(c, "/cn-sh2/sh", "user.umongofs.ipv6_connect_url", "mongodb://[fd00::1]:27017/");
+    expect_xattr(c, "/cn-sh2/sh", "user.umongofs.state", "Running");
+    expect_file(c, "/cn-sh2/sh/full", CAT_BACKUP, true, 700, 9);
+    expect_xattr(c, "/cn-sh2/sh/full", "user.umongofs.disk_size", "3500");
+    expect_xattr(c, "/cn-sh2/sh/full", "user.umongofs.backup_method", "logical");
+    expect_xattr_names(c, "/cn-sh2/sh/bare", "backup_id|cluster_id|name|zone|state");
+    expect_xattr_names(c, "/cn-sh2/sh", "cluster_id|name|zone|state|connect_url|ipv6_connect_url");
+
+    /* The cluster's identity for the restore-window xattrs; nothing else has one. */
+    struct cat_object cl;
+    assert_int_equal(catalog_cluster(c, "/cn-sh2/sh", &cl), 0);
+    assert_int_equal(cl.kind, CAT_CLUSTER);
+    assert_string_equal(cl.cluster_id, "udb-sh");
+    assert_string_equal(cl.zone, "cn-sh2-01");
+    assert_string_equal(cl.region, "cn-sh2");
+    catalog_object_clear(&cl);
+    assert_int_equal(catalog_cluster(c, "/cn-sh2", &cl), -ENODATA);
+    assert_int_equal(catalog_cluster(c, "/cn-sh2/sh/full", &cl), -ENODATA);
+    assert_int_equal(catalog_cluster(c, "/cn-sh2/nope", &cl), -ENOENT);
+}
+
 static void test_listxattr(void **state)
 {
     struct env *e = *state;
     struct catalog *c = open_cat(e, 60, false, NULL);
 
-    /* interface.md's table. Beyond it the catalog also gives backups
-     * replica_type and virtual_cluster_id, and log packages name, role, state
-     * and cluster_id (see the report: the table should say so or they go). */
+    /* The README's xattr table ("Names, attributes, errors"), which lists
+     * replica_type and virtual_cluster_id for backups and name, role, state
+     * and cluster_id for log packages. */
     expect_xattr_names(c, "/cn-bj2", "region");
     expect_xattr_names(c, "/cn-bj2/orders", "cluster_id|name|zone|db_version|cluster_type|state");
     expect_xattr_names(c, "/cn-bj2/analytics/an-26/udb-an-shard0",
@@ -1781,6 +1820,7 @@ int main(void)
         T(test_stale_refresh_is_quick),
         T(test_first_listing_failure),
         T(test_missing_list_is_empty),
+        T(test_service_xattrs),
         T(test_malformed_answers),
         T(test_set_size),
         T(test_getxattr),
