@@ -48,9 +48,9 @@ void api_free(struct api_client **c);
  * cJSON_Delete. Otherwise a negative errno (see api_retcode_errno; -EIO for
  * malformed answers, exhausted retries, network failures) and *out = NULL.
  * retries < 0 uses the client's setting.
- * err (may be NULL) receives the failure. With err, an action-specific
- * RetCode is the caller's to report (api only logs it at debug level);
- * without, api logs every failure itself. */
+ * err (may be NULL) receives the failure. With err, a failure the API
+ * answered with a RetCode (other than a permission one) is the caller's to
+ * report (api only logs it at debug level); without, api logs every failure. */
 int api_call(struct api_client *c, const char *action, const struct api_param *params, size_t n,
              int retries, cJSON **out, struct api_error *err);
 

@@ -4,9 +4,8 @@
  * cluster can be restored to. It is optional for umongofs: an endpoint that
  * does not offer the action (RetCode 161) or a cluster without a window (any
  * action-specific code) just has no such xattrs. Answers are fetched lazily,
- * when the xattr is read, and kept for ttl seconds; "no window" for as long,
- * and "action not offered" for the life of the mount, so browsing never
- * costs a call per directory.
+ * when a cluster's xattrs are listed or read, and kept for ttl seconds; "no
+ * window" for as long, and "action not offered" for the life of the mount.
  *
  * Thread-safe: any FUSE thread may call. The call is made without the lock.
  */
@@ -45,10 +44,5 @@ struct recovery_cluster {
  * none (or the action is not offered), or -EIO when the API failed. */
 int recovery_get(struct recovery *r, const struct recovery_cluster *cl, int64_t *earliest,
                  int64_t *latest);
-
-/* Whether the xattr names should be listed for this cluster: false once the
- * action is known not to be offered, or the cluster known to have no
- * window; true otherwise (reading them then asks). Never calls the API. */
-bool recovery_listable(struct recovery *r, const char *cluster_id);
 
 #endif

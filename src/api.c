@@ -265,7 +265,8 @@ static int call_once(struct api_client *c, const char *body, cJSON **out, struct
 }
 
 /* How a failed attempt is logged: retries are routine, the final failure is
- * not; an action-specific refusal is left to a caller that asked for it. */
+ * not; an answer's RetCode is left to a caller that takes the error (it
+ * knows whether "no such action" or a refusal matters). */
 static void log_failure(const char *action, int rc, bool final, bool caller_reports,
                         const struct api_error *e)
 {
@@ -273,7 +274,7 @@ static void log_failure(const char *action, int rc, bool final, bool caller_repo
         log_info("%s: %s, will retry", action, e->message);
     else if (rc == -EACCES)
         log_err("%s: permission denied: %s", action, e->message);
-    else if (caller_reports && api_retcode_action_specific(e->retcode))
+    else if (caller_reports && e->retcode > 0)
         log_debug("%s: %s", action, e->message);
     else
         log_err("%s: %s", action, e->message);

@@ -293,19 +293,16 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
     return rc < 0 ? -fs_errno(rc) : rc;
 }
 
-/* Cluster directories also list the restore window's names, unless it is
- * known that there is none: reading them is what asks the API. */
+/* Cluster directories also list the restore window's names when it is
+ * known: listing names that then have no value would make getfattr -d and
+ * file managers report errors. Only xattr-aware tools pay for the call (ls
+ * does not list xattrs), and the answer is cached. */
 static int fs_listxattr(const char *path, char *list, size_t size)
 {
     static const char extra[] = RECOVERY_XATTR_EARLIEST "\0" RECOVERY_XATTR_LATEST;
-    struct cat_object cl;
     int rc = catalog_listxattr(ctx()->catalog, path, list, size);
-    if (rc < 0 || !ctx()->recovery || catalog_cluster(ctx()->catalog, path, &cl) != 0)
+    if (rc < 0 || recovery_xattr(path, RECOVERY_XATTR_EARLIEST, NULL, 0) < 0)
         return rc < 0 ? -fs_errno(rc) : rc;
-    bool listable = recovery_listable(ctx()->recovery, cl.cluster_id);
-    catalog_object_clear(&cl);
-    if (!listable)
-        return rc;
     if (size == 0)
         return rc + (int)sizeof(extra);
     if ((size_t)rc + sizeof(extra) > size)

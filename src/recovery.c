@@ -103,6 +103,7 @@ static int fetch(struct recovery *r, const struct recovery_cluster *cl, int64_t 
             log_debug("cluster %s has no restore window: %s", cl->cluster_id, e.message);
             return -ENODATA;
         }
+        log_warn("%s for cluster %s failed: %s", RECOVERY_ACTION, cl->cluster_id, e.message);
         return -EIO;
     }
     *earliest = get_time(j, "EarliestTime");
@@ -177,14 +178,4 @@ int recovery_get(struct recovery *r, const struct recovery_cluster *cl, int64_t 
     *earliest = lo;
     *latest = hi;
     return rc;
-}
-
-bool recovery_listable(struct recovery *r, const char *cluster_id)
-{
-    pthread_mutex_lock(&r->lock);
-    struct recovery_entry *e = r->unsupported ? NULL : find(r, cluster_id);
-    bool none = e && e->err == -ENODATA && time(NULL) - e->fetched < (time_t)r->ttl;
-    bool yes = !r->unsupported && !none;
-    pthread_mutex_unlock(&r->lock);
-    return yes;
 }
