@@ -1,7 +1,7 @@
 /* names: turn provider display names into safe, unique directory entries.
  *
- * Pure functions, no I/O, any thread. The rules (interface.md, "The tree"):
- * '/', NUL, control characters (0x01-0x1f, 0x7f) and bytes that are not valid
+ * Pure functions, no I/O, any thread. The rules (README, "Names, attributes,
+ * errors"): '/', NUL, control characters (0x01-0x1f, 0x7f) and bytes that are not valid
  * UTF-8 become '_'; "", "." and ".." are never produced; a name is at most
  * NAMES_MAX bytes, cut on a UTF-8 character boundary. Within one directory,
  * entries whose safe names are equal (or equal a reserved name such as "oplog"

@@ -1,4 +1,4 @@
-/* sign: the provider's request signature (api.md, "Signature").
+/* sign: the provider's request signature (docs/provider-api.md, "Signature").
  *
  * SHA-1 over the parameters sorted by name, each name+value concatenated,
  * then the private key. Pure function, any thread.

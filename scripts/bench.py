@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The read-path benchmark (readpath.md): umongofs against curl on the same
+"""The read-path benchmark (README, "Performance"): umongofs against curl on the same
 URL of the same emulator, in one run, so ratios hold on a shared machine.
 
     scripts/bench.sh [--size 1G] [--runs 3] [--out bench-results]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The read-path benchmark (see ../shared/readpath.md): builds, then measures
+# The read-path benchmark (see README, "Performance"): builds, then measures
 # umongofs against curl on the same emulator and object, 127.0.0.1 only.
 #   scripts/bench.sh [--size 1G] [--runs 3] [--out DIR]
 set -euo pipefail

@@ -1,7 +1,8 @@
 /* names: safe and unique directory entry names from the provider's display names.
  *
- * Display names are arbitrary user text (interface.md, "The tree"), so every
- * byte that could break a path or a terminal is replaced, and names that clash
+ * Display names are arbitrary user text (docs/provider-api.md; the rules are
+ * in the README, "Names, attributes, errors"), so every byte that could break
+ * a path or a terminal is replaced, and names that clash
  * within one directory are told apart by the entry's id. Everything here is a
  * pure function of its input *set*: the catalog re-lists directories in
  * whatever order the provider answers, and a name must not move when it does.

@@ -1,5 +1,5 @@
 /* Unit tests for names.c: sanitizing display names and the collision rules of
- * interface.md ("The tree"). The invariants every assignment must keep are
+ * the README ("Names, attributes, errors"). The invariants every assignment must keep are
  * checked in one place (check_assignment) and applied to every case, including
  * a randomized one, so a new rule cannot quietly break an old guarantee.
  */
