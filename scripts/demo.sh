@@ -70,6 +70,17 @@ backup="$mnt/cn-bj2/orders-prod/orders-prod-auto-2026-11-27.tar.gz"
 step "getfattr -d $backup"
 getfattr -d "$backup" 2>/dev/null | sed 1d
 
+cluster="$mnt/cn-bj2/orders-prod"
+step "getfattr -d $cluster   (the cluster: address without credentials, restore window)"
+getfattr -d "$cluster" 2>/dev/null | sed 1d
+
+refused="$mnt/cn-bj2/inventory/inventory-snapshot-2026-11-28"
+step "cp $refused $work/   (a snapshot backup: listed, but the provider will not hand it out)"
+cp "$refused" "$work/" || echo "(cp exited $?; umongofs logged why:)"
+grep -F "will not hand out" "$work/umongofs.log" | sed 's/^/    /' || true
+step "ls $mnt/cn-sh2/   (a region without clusters: the provider's answer has no DataSet)"
+ls -la "$mnt/cn-sh2/"
+
 step "tar tzf $backup | head -5"
 tar tzf "$backup" | head -5
 

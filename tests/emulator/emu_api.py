@@ -1,8 +1,9 @@
-"""The provider API (../../../shared/api.md): signature check and the five actions.
+"""The provider API (docs/provider-api.md): signature check and the actions.
 
 `handle()` takes the request parameters already decoded to strings and returns
 (HTTP status, content type, body bytes); it never touches the socket, so the
-HTTP layer stays in emulator.py.
+HTTP layer stays in emulator.py. Where the provider documents nothing, the
+emulator's choices are listed in README.md next to this file.
 """
 
 import hashlib
@@ -25,6 +26,9 @@ RET_NO_REGION = 8038
 RET_BACKUP_NOT_FOUND = 18003
 RET_CLUSTER_NOT_FOUND = 18004
 RET_NOT_READY = 18005
+# Not documented by the provider; the emulator's own choices (README.md).
+RET_NO_RECOVER_RANGE = 18006
+RET_REFUSED = 18010  # a refuse_download entry without a usable RetCode
 
 
 # -- signature ---------------------------------------------------------------
@@ -56,7 +60,7 @@ def signature_string(params, private_key):
 
 
 def api_signature(params, private_key):
-    """Lower-case hex SHA-1 signature of a parameter dict, as api.md defines it."""
+    """Lower-case hex SHA-1 signature of a parameter dict (docs/provider-api.md)."""
     s = signature_string(params, private_key)
     return hashlib.sha1(s.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -71,11 +75,32 @@ def json_bytes(obj):
 
 
 def _reply(action, retcode=0, message=None, **fields):
+    """An answer body (a dict; handle() encodes it)."""
     body = {"Action": "%sResponse" % (action or ""), "RetCode": retcode}
     if retcode != 0:
         body["Message"] = message or "error %d" % retcode
     body.update(fields)
-    return 200, "application/json", json_bytes(body)
+    return body
+
+
+def _int_to_str(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def numbers_to_strings(body):
+    """The answer with RetCode and every integer field, at the top level and in
+    the entries of a list (DataSet, Regions), written as a decimal string. The
+    provider's Go SDK rewrites string RetCodes on every answer, which says the
+    service sends them; booleans, strings and anything deeper stay as they are."""
+    out = {}
+    for key, value in body.items():
+        if isinstance(value, list):
+            value = [{k: _int_to_str(v) for k, v in e.items()} if isinstance(e, dict) else e
+                     for e in value]
+        out[key] = _int_to_str(value)
+    return out
 
 
 class _Fail(Exception):
@@ -83,6 +108,16 @@ class _Fail(Exception):
         super().__init__(message)
         self.retcode = retcode
         self.message = message
+
+
+def _empty_param(params):
+    """The first parameter (by name) sent with an empty value, or None. The
+    provider's SDK drops empty values before signing, so a client that sends
+    one is doing something the real service was never tested with."""
+    for name in sorted(params):
+        if name != "Signature" and params[name] == "":
+            return name
+    return None
 
 
 def _require(params, *names):
@@ -119,7 +154,18 @@ def _list_instances(ctx):
                                   zone=ctx.params.get("Zone") or None,
                                   cluster_id=ctx.params.get("ClusterId") or None)
     data = [strip_keys(c, CLUSTER_PRIVATE_KEYS) for c in found]
-    return {"DataSet": data, "TotalCount": len(data)}
+    return _list_answer(data, ctx.state.setting("empty_dataset"))
+
+
+def _list_answer(data, empty_mode):
+    """A list answer. The real service leaves DataSet out of an empty one (its
+    CLI reads a missing or null DataSet as "no entries"); empty_mode "null"
+    and "list" send null or [] instead."""
+    if data:
+        return {"DataSet": data, "TotalCount": len(data)}
+    if empty_mode == "omit":
+        return {"TotalCount": 0}
+    return {"DataSet": None if empty_mode == "null" else [], "TotalCount": 0}
 
 
 def _list_backups(ctx):
@@ -127,16 +173,16 @@ def _list_backups(ctx):
     raw = c.get("raw_backup_response")
     if isinstance(raw, str):
         return raw
-    return _dataset(c.get("backups", []), None)
+    return _dataset(ctx, c.get("backups", []), None)
 
 
-def _dataset(items, keep):
+def _dataset(ctx, items, keep):
     """The listing verbatim: entries that are not objects (or a DataSet that is
     not a list) are planted by hostile-JSON tests and passed through as-is."""
     if not isinstance(items, list):
         return {"DataSet": items, "TotalCount": 0}
     data = [strip_keys(x, OBJECT_PRIVATE_KEYS) for x in items if keep is None or keep(x)]
-    return {"DataSet": data, "TotalCount": len(data)}
+    return _list_answer(data, ctx.state.setting("empty_dataset"))
 
 
 def _list_log_packages(ctx):
@@ -149,7 +195,23 @@ def _list_log_packages(ctx):
     if node is not None:
         def keep(p):
             return isinstance(p, dict) and as_param_str(p.get("NodeId")) == node
-    return _dataset(c.get("log_packages", []), keep)
+    return _dataset(ctx, c.get("log_packages", []), keep)
+
+
+def _refusal(obj):
+    """The _Fail a backup or package that cannot be downloaded answers (world
+    key refuse_download: {"RetCode", "Message"}), or None. The provider says
+    some backups (sharded, snapshot) cannot be downloaded but not with which
+    code; the demo world's codes are the emulator's choice."""
+    r = obj.get("refuse_download")
+    if r is None:
+        return None
+    r = r if isinstance(r, dict) else {}
+    code = r.get("RetCode")
+    if not isinstance(code, int) or isinstance(code, bool) or code == 0:
+        code = RET_REFUSED
+    message = r.get("Message")
+    return _Fail(code, message if isinstance(message, str) else "download not supported")
 
 
 def _describe_url(ctx):
@@ -183,11 +245,24 @@ def _describe_url(ctx):
         kind = "l"
     else:
         raise _Fail(RET_MISSING_PARAM, "Params [BackupId] not available")
+    refused = _refusal(obj)
+    if refused:
+        raise refused
     ttl = ctx.state.setting("url_ttl_override")
     if ttl is None:
         ttl = valid
     internet, intranet = ctx.make_urls(kind, cluster_id, oid, ttl)
     return {"InternetAddress": internet, "IntranetAddress": intranet}
+
+
+def _recover_time_range(ctx):
+    """Earliest and latest point-in-time restore, from the cluster's private
+    recover_time_range; a cluster without one answers 18006 (our choice)."""
+    c = _cluster(ctx.world, ctx.params, ctx.project)
+    r = c.get("recover_time_range")
+    if not isinstance(r, dict):
+        raise _Fail(RET_NO_RECOVER_RANGE, "no recover time range")
+    return {"EarliestTime": r.get("EarliestTime"), "LatestTime": r.get("LatestTime")}
 
 
 ACTIONS = {
@@ -196,6 +271,7 @@ ACTIONS = {
     "ListUMongoDBBackup": _list_backups,
     "ListUMongoDBLogPackage": _list_log_packages,
     "DescribeUMongoDBBackupURL": _describe_url,
+    "GetUMongoDBRecoverTimeRange": _recover_time_range,
 }
 
 
@@ -223,6 +299,16 @@ def handle(params, world, state, make_urls):
         html = ("<html><head><title>%d</title></head><body><h1>%d Bad Gateway</h1>"
                 "<hr>emulated gateway</body></html>\n" % (status, status))
         return status, "text/html", html.encode("ascii")
+    body = _answer(params, world, state, make_urls, action)
+    if isinstance(body, str):  # a planted raw answer: verbatim, whatever the settings
+        return 200, "application/json", body.encode("utf-8", "surrogateescape")
+    if state.setting("numbers_as_strings"):
+        body = numbers_to_strings(body)
+    return 200, "application/json", json_bytes(body)
+
+
+def _answer(params, world, state, make_urls, action):
+    """The answer body (a dict), or a raw body (str) planted in the world."""
     if state.take_rate_limit():
         return _reply(action, RET_RATE_LIMITED, "request rate limited")
     if action is None:
@@ -236,11 +322,14 @@ def handle(params, world, state, make_urls):
     private_key = account.get("private_key")
     if not isinstance(private_key, str) or api_signature(params, private_key) != signature:
         return _reply(action, RET_BAD_SIGNATURE, "Verify signature failed")
-    if action not in ACTIONS:
+    if action not in ACTIONS or action in state.setting("unknown_actions"):
         return _reply(action, RET_BAD_ACTION, "Action [%s] not found" % action)
     fault = state.take_fault("api_retcode", action)
     if fault:
         return _reply(action, fault["code"], fault.get("message") or "injected error")
+    empty = _empty_param(params)
+    if empty is not None:
+        return _reply(action, RET_MISSING_PARAM, "Params [%s] not valid" % empty)
 
     project = params.get("ProjectId") or None
     if project is not None:
@@ -253,11 +342,11 @@ def handle(params, world, state, make_urls):
 
     raw = world.raw_responses.get(action)
     if isinstance(raw, str):
-        return 200, "application/json", raw.encode("utf-8", "surrogateescape")
+        return raw
     try:
         out = ACTIONS[action](_Ctx(params, world, state, make_urls, project))
     except _Fail as e:
         return _reply(action, e.retcode, e.message)
     if isinstance(out, str):
-        return 200, "application/json", out.encode("utf-8", "surrogateescape")
+        return out
     return _reply(action, 0, **out)

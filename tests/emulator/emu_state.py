@@ -22,7 +22,13 @@ DEFAULT_SETTINGS = {
     "store_drop": None,         # {"after_bytes", "count"}
     "store_stall": None,        # {"after_bytes", "count", "seconds"}
     "store_ignore_range": False,
+    # How the real service answers, quirks included (README.md, "Settings"):
+    "empty_dataset": "omit",    # empty list answers: "omit" | "null" | "list"
+    "numbers_as_strings": False,  # RetCode and integer fields as decimal strings
+    "unknown_actions": [],      # actions that answer 161 as if not offered
 }
+
+EMPTY_DATASET_MODES = ("omit", "null", "list")
 
 # For each counted fault: the fields it needs beyond "count", and their types.
 _FAULT_FIELDS = {
@@ -57,9 +63,16 @@ def validate_update(update):
         elif key == "rate_limit_first":
             if not _is_num(value, int) or value < 0:
                 raise SettingsError("rate_limit_first must be an integer >= 0")
-        elif key == "store_ignore_range":
+        elif key in ("store_ignore_range", "numbers_as_strings"):
             if not isinstance(value, bool):
-                raise SettingsError("store_ignore_range must be true or false")
+                raise SettingsError("%s must be true or false" % key)
+        elif key == "empty_dataset":
+            if value not in EMPTY_DATASET_MODES:
+                raise SettingsError("empty_dataset must be one of %s"
+                                    % ", ".join(EMPTY_DATASET_MODES))
+        elif key == "unknown_actions":
+            if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+                raise SettingsError("unknown_actions must be a list of action names")
         elif key in _NUMBER_FIELDS:
             if not _is_num(value) or value < 0:
                 raise SettingsError("%s must be a number >= 0" % key)

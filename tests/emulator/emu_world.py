@@ -11,10 +11,12 @@ import json
 import os
 
 # Keys of a cluster object that belong to the emulator, not to the listing.
+# recover_time_range is what GetUMongoDBRecoverTimeRange answers for it.
 CLUSTER_PRIVATE_KEYS = ("backups", "log_packages", "ProjectId",
-                        "raw_backup_response", "raw_log_response")
-# Key of a backup/log package object that belongs to the emulator.
-OBJECT_PRIVATE_KEYS = ("file",)
+                        "raw_backup_response", "raw_log_response", "recover_time_range")
+# Keys of a backup/log package object that belong to the emulator: its data
+# file, and the error DescribeUMongoDBBackupURL answers if it is not downloadable.
+OBJECT_PRIVATE_KEYS = ("file", "refuse_download")
 
 
 class WorldError(Exception):

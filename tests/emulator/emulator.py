@@ -2,7 +2,7 @@
 """Test emulator for umongofs: the provider API, its object store, fault knobs.
 
 One port serves everything:
-    /            the API (../../../shared/api.md), GET / form POST / JSON POST
+    /            the API (docs/provider-api.md), GET / form POST / JSON POST
     /store/...   presigned, expiring object downloads (GET, HEAD, ranges)
     /plain/...   the same objects unsigned, /index/ an HTML list (bench peers)
     /_emu/...    control: stats, reset, fault config, world replacement

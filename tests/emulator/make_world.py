@@ -181,6 +181,18 @@ def _make_content(path_noext, content):
     raise ValueError("unknown content kind: %r" % (content,))
 
 
+# Backups are logical dumps compressed about 5:1 (the provider's guide), so a
+# restore needs about five times the backup's size on disk.
+DISK_PER_BACKUP_BYTE = 5
+
+
+def _file_size(obj, outdir):
+    f = obj.get("file")
+    if not isinstance(f, str):
+        return 0
+    return os.path.getsize(f if os.path.isabs(f) else os.path.join(outdir, f))
+
+
 def _materialize(obj, outdir, cid, oid, size_key, made):
     """Replace a "content" spec by a written "file"; fill "auto" sizes."""
     content = obj.pop("content", None)
@@ -192,11 +204,9 @@ def _materialize(obj, outdir, cid, oid, size_key, made):
                                       content)
         obj["file"] = os.path.relpath(made[key], outdir)
     if obj.get(size_key) == "auto":
-        f = obj.get("file")
-        size = 0
-        if isinstance(f, str):
-            size = os.path.getsize(f if os.path.isabs(f) else os.path.join(outdir, f))
-        obj[size_key] = max(0, size + delta)
+        obj[size_key] = max(0, _file_size(obj, outdir) + delta)
+    if obj.get("DiskSize") == "auto":
+        obj["DiskSize"] = DISK_PER_BACKUP_BYTE * _file_size(obj, outdir)
     end = obj.get("EndTime", obj.get("FinishTime"))
     f = obj.get("file")
     if isinstance(end, int) and not isinstance(end, bool) and isinstance(f, str) and content:
@@ -227,7 +237,8 @@ def build_world(dirpath, spec):
     {"tar_json": N_DOCS, "seed": S, "collection"?}, {"tar_log": N_LINES,
     "kind": "SlowLog"|"ErrorLog", "seed": S}, {"tar_text": {name: text}} or
     {"bytes": "text"}. Identical specs share one file. "BackupSize"/"Size":
-    "auto" is filled with the file's size (plus "size_delta", if given).
+    "auto" is filled with the file's size (plus "size_delta", if given),
+    "DiskSize": "auto" with five times the file's size.
     Missing "accounts" get the demo accounts, missing "regions" are derived
     from the clusters. Clusters without ProjectId get the demo project."""
     dirpath = os.path.abspath(dirpath)
@@ -263,11 +274,20 @@ def _t(day, hour=0, minute=0):
     return calendar.timegm((2026, 11, day, hour, minute, 0))
 
 
+def _connect_url(cid, sharded):
+    """Two members (mongod of a replica set, or mongos of a sharded cluster) on
+    the provider's private network, as its console shows them."""
+    subnet, host = len(cid) % 7 + 1, sum(map(ord, cid)) % 200 + 10
+    hosts = "10.9.%d.%d:27017,10.9.%d.%d:27017" % (subnet, host, subnet, host + 1)
+    return "mongodb://%s/" % hosts if sharded else "mongodb://%s/?replicaSet=%s" % (hosts, cid)
+
+
 def _cluster(cid, name, zone, region="cn-bj2", ctype="ReplicaSet", created=None, **extra):
     c = {"Region": region, "Zone": zone, "ProjectId": DEMO_PROJECT, "ClusterId": cid,
          "Name": name, "DBVersion": "MongoDB-4.2", "ClusterType": ctype, "State": "Running",
-         "CreateTime": created or _t(1, 8), "ConnectURL": "mongodb://10.9.%d.%d:27017" %
-         (len(cid) % 7, sum(map(ord, cid)) % 250 + 2), "backups": [], "log_packages": []}
+         "CreateTime": created or _t(1, 8),
+         "ConnectURL": _connect_url(cid, ctype == "SharedCluster"),
+         "backups": [], "log_packages": []}
     c.update(extra)
     return c
 
@@ -276,22 +296,38 @@ def _backup(cid, zone, bid, name, start, minutes=12, btype="auto", state="Succes
             content=None, size="auto", **extra):
     b = {"BackupId": bid, "BackupName": name, "ClusterId": cid, "Zone": zone, "State": state,
          "BackupSize": size if content else 0, "BackupType": btype, "StartTime": start,
-         "EndTime": start + minutes * 60}
+         "EndTime": start + minutes * 60, "DiskSize": "auto"}
     if content:
         b["content"] = content
     b.update(extra)
     return b
 
 
+# What DescribeUMongoDBBackupURL answers for backups the provider will not let
+# anyone download. The provider documents that they are refused, not the codes:
+# these are the emulator's choice (README.md).
+REFUSE_SHARDED = {"RetCode": 18010,
+                  "Message": "sharded cluster backup does not support download yet"}
+REFUSE_SNAPSHOT = {"RetCode": 18011, "Message": "snapshot backup does not support download"}
+
+
+def _end(backups, backup_id):
+    return next(b["EndTime"] for b in backups if b["BackupId"] == backup_id)
+
+
 def demo_spec():
     """The demo world as a build_world() spec."""
     z2, z3 = "cn-bj2-02", "cn-bj2-03"
-    orders = _cluster("udb-orders01", "orders-prod", z2, created=_t(2, 9))
+    orders = _cluster("udb-orders01", "orders-prod", z2, created=_t(2, 9),
+                      IPv6ConnectURL="mongodb://[fd00:9:1::12]:27017,[fd00:9:1::13]:27017/"
+                                     "?replicaSet=udb-orders01")
     ob = orders["backups"]
     for n, day in enumerate((25, 26, 27)):
+        # BackupMethod appears on some backups only (newer ones), as it may.
+        method = {"BackupMethod": "logical"} if day >= 26 else {}
         ob.append(_backup("udb-orders01", z2, "bk-orders-auto-%d" % day,
                           "orders-prod-auto-2026-11-%02d.tar.gz" % day, _t(day, 2),
-                          content={"tar_json": 4200, "seed": 100 + n}))
+                          content={"tar_json": 4200, "seed": 100 + n}, **method))
     ob.append(_backup("udb-orders01", z2, "bk-orders-manual-1", "orders-prod-manual-pre-migration.tar.gz",
                       _t(26, 15, 30), btype="manual", content={"tar_json": 3400, "seed": 110}))
     for n, hour in enumerate((6, 12)):
@@ -310,10 +346,17 @@ def demo_spec():
             "PackageType": kind, "ClusterId": "udb-orders01", "NodeId": "udb-orders01-node1",
             "Role": "primary", "Begin": _t(27), "End": _t(28), "CreateTime": _t(28, 0, 5),
             "FinishTime": _t(28, 0, 6), "content": {"tar_log": 4000, "kind": kind, "seed": seed}})
+    # Point-in-time restore: from the end of the oldest full backup to the end
+    # of the newest oplog backup.
+    orders["recover_time_range"] = {"EarliestTime": _end(ob, "bk-orders-auto-25"),
+                                    "LatestTime": _end(ob, "bk-orders-oplog-27-12")}
 
     analytics = _cluster("udb-analytics01", "analytics", z2, ctype="SharedCluster",
                          DBVersion="MongoDB-4.4", created=_t(3, 10))
-    for day in (26, 27):
+    for day in (26, 27, 28):
+        # The provider does not let sharded backups be downloaded "yet": the
+        # newest batch is listed like the others, but its download is refused.
+        refused = {"refuse_download": REFUSE_SHARDED} if day == 28 else {}
         for n, (vc, rtype) in enumerate((("cfg", "ConfigRepl"), ("shard0", "DataRepl"),
                                          ("shard1", "DataRepl"))):
             analytics["backups"].append(_backup(
@@ -323,20 +366,30 @@ def demo_spec():
                          "seed": 200 + day * 10 + n, "db": "analytics",
                          "collection": "events" if rtype == "DataRepl" else "settings"},
                 VirtualClusterId="udb-analytics01-%s" % vc, ReplicaType=rtype,
-                BatchId="batch-2026-11-%02d" % day, DiskSize=20))
+                BatchId="batch-2026-11-%02d" % day, **refused))
+    ab = analytics["backups"]
+    analytics["recover_time_range"] = {"EarliestTime": _end(ab, "bk-an-26-shard1"),
+                                       "LatestTime": _end(ab, "bk-an-28-shard1")}
 
     inventory = _cluster("udb-inventory01", "inventory", z3, created=_t(4, 11))
     inventory["backups"] = [
         _backup("udb-inventory01", z3, "bk-inv-ok", "inventory-auto-2026-11-27.tar.gz",
-                _t(27, 4), content={"tar_json": 400, "seed": 300}),
+                _t(27, 4), content={"tar_json": 400, "seed": 300}, BackupMethod="logical"),
         _backup("udb-inventory01", z3, "bk-inv-size-wrong", "inventory-size-wrong.tar.gz",
                 _t(27, 5), content={"tar_json": 500, "seed": 301}, size_delta=-1000),
         _backup("udb-inventory01", z3, "bk-inv-size-zero", "inventory-size-zero.tar.gz",
                 _t(27, 6), content={"tar_json": 300, "seed": 302}, size=0),
+        # A disk snapshot: listed, sized, never downloadable.
+        _backup("udb-inventory01", z3, "bk-inv-snapshot", "inventory-snapshot-2026-11-28",
+                _t(28, 1), minutes=2, btype="manual", content={"random": 16384, "seed": 303},
+                BackupMethod="snapshot", refuse_download=REFUSE_SNAPSHOT),
     ]
 
     staging1 = _cluster("udb-staging01", "staging", z2, created=_t(5))
-    staging2 = _cluster("udb-staging02", "staging", z3, created=_t(6))
+    # Its ConnectURL carries a user and password, as a user-set one can: a
+    # client must strip them before showing it.
+    staging2 = _cluster("udb-staging02", "staging", z3, created=_t(6),
+                        ConnectURL="mongodb://root:s3cret@10.9.1.20:27017/admin")
     for n, st in enumerate((staging1, staging2)):
         cid, zone = st["ClusterId"], st["Zone"]
         st["backups"].append(_backup(cid, zone, "bk-stg%d-27" % (n + 1),
@@ -364,6 +417,9 @@ def demo_spec():
         {"Region": "cn-bj2", "Zone": z3, "RegionId": 666, "RegionName": "Beijing2",
          "IsDefault": True, "BitMaps": "1111"},
         {"Region": "hk", "Zone": "hk-01", "RegionId": 777, "RegionName": "HongKong",
+         "IsDefault": False, "BitMaps": "1111"},
+        # A region with no clusters at all: its listing has no DataSet.
+        {"Region": "cn-sh2", "Zone": "cn-sh2-01", "RegionId": 888, "RegionName": "Shanghai2",
          "IsDefault": False, "BitMaps": "1111"},
     ]
     return {"accounts": copy.deepcopy(DEMO_ACCOUNTS), "regions": regions,

@@ -1,5 +1,5 @@
-"""Command line, daemon mode and credentials (interface.md, "Command line" and
-"Credentials, first match wins")."""
+"""Command line, daemon mode and credentials (README.md, "Command line" and the
+credential sources under "Mounting a real account")."""
 
 import json
 import os
@@ -182,7 +182,7 @@ def test_credentials_file_option(emu, mount_factory, tmp_path):
     cred = _write(tmp_path / "cred.json", {"public_key": "demo-public-key",
                                            "private_key": "demo-private-key"}, 0o600)
     m = mount_factory(emu, "credentials=%s" % cred, keys=None)
-    assert sorted(os.listdir(m.path)) == ["cn-bj2", "hk"]
+    assert sorted(os.listdir(m.path)) == ["cn-bj2", "cn-sh2", "hk"]
 
 
 def _profiles(home, active="main"):
@@ -297,7 +297,7 @@ def test_project_id_option(emu, mount_factory):
 
 def test_api_url_from_environment(emu, mount_factory):
     m = mount_factory(None, extra_env={"DEZAI_API_URL": emu.api_url})
-    assert sorted(os.listdir(m.path)) == ["cn-bj2", "hk"]
+    assert sorted(os.listdir(m.path)) == ["cn-bj2", "cn-sh2", "hk"]
     notes = [ln for ln in m.stderr().splitlines() if "mounted" in ln]
     assert notes and emu.api_url in notes[0], "mount note: %r" % notes
 

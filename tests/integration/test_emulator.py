@@ -11,6 +11,7 @@ import pytest
 
 from emu_api import api_signature, param_to_str, signature_string
 from emu_client import http_request
+from emu_world import CLUSTER_PRIVATE_KEYS, OBJECT_PRIVATE_KEYS
 import make_world
 
 PK, SK = make_world.DEMO_PUBLIC_KEY, make_world.DEMO_PRIVATE_KEY
@@ -30,7 +31,7 @@ def _strip(obj, keys):
 
 # -- signature -------------------------------------------------------------------------
 
-def test_signature_vector_from_api_md():
+def test_signature_vector_from_provider_docs():
     params = {"Action": "DescribeUHostInstance", "Region": "cn-bj2", "Limit": 10,
               "PublicKey": "ucloudsomeone@example.com1296235120854146120"}
     sk = "46f09bb9fab4f12dfc160dae12273d5332b5debe"
@@ -120,7 +121,7 @@ def test_get_region_is_world_regions(emu):
     r = emu.signed_call("GetRegion")
     assert r["RetCode"] == 0 and "Message" not in r
     assert r["Regions"] == emu.world["regions"]
-    assert [x["Zone"] for x in r["Regions"]] == [Z2, Z3, "hk-01"]
+    assert [x["Zone"] for x in r["Regions"]] == [Z2, Z3, "hk-01", "cn-sh2-01"]
 
 
 def test_list_instances_shape_and_filters(emu):
@@ -128,8 +129,8 @@ def test_list_instances_shape_and_filters(emu):
     by_id = {c["ClusterId"]: c for c in r["DataSet"]}
     assert set(by_id) == {ORDERS, "udb-analytics01", "udb-inventory01", "udb-staging01",
                           "udb-staging02"}
-    private = ("backups", "log_packages", "ProjectId", "raw_backup_response")
-    assert by_id[ORDERS] == _strip(emu.cluster(ORDERS), private)
+    assert by_id[ORDERS] == _strip(emu.cluster(ORDERS), CLUSTER_PRIVATE_KEYS)
+    assert "recover_time_range" not in by_id[ORDERS]
     assert by_id["udb-analytics01"]["ClusterType"] == "SharedCluster"
     assert [c["Name"] for c in r["DataSet"]].count("staging") == 2
     r = emu.signed_call("ListUMongoDBInstances", Region=BJ, Zone=Z3)
@@ -143,7 +144,7 @@ def test_list_instances_shape_and_filters(emu):
 def test_list_backups_verbatim_minus_file(emu):
     r = emu.signed_call("ListUMongoDBBackup", Region=BJ, Zone=Z2, ClusterId=ORDERS)
     assert r["RetCode"] == 0
-    want = [_strip(b, ("file",)) for b in emu.cluster(ORDERS)["backups"]]
+    want = [_strip(b, OBJECT_PRIVATE_KEYS) for b in emu.cluster(ORDERS)["backups"]]
     assert r["DataSet"] == want
     types = [b["BackupType"] for b in r["DataSet"]]
     assert types.count("auto") == 4 and types.count("manual") == 2 and types.count("oplog") == 2
@@ -153,7 +154,7 @@ def test_list_backups_verbatim_minus_file(emu):
     batches = {}
     for b in r["DataSet"]:
         batches.setdefault(b["BatchId"], []).append(b)
-    assert len(batches) == 2
+    assert sorted(batches) == ["batch-2026-11-26", "batch-2026-11-27", "batch-2026-11-28"]
     for members in batches.values():
         assert sorted(m["ReplicaType"] for m in members) == ["ConfigRepl", "DataRepl", "DataRepl"]
         assert len({m["VirtualClusterId"] for m in members}) == 3
@@ -210,7 +211,7 @@ def test_list_log_packages(emu):
     assert {p["PackageType"] for p in r["DataSet"]} == {"SlowLog", "ErrorLog"}
     r = emu.signed_call("ListUMongoDBLogPackage", Region=BJ, Zone=Z2, ClusterId=ORDERS,
                         NodeId="no-such-node")
-    assert r["RetCode"] == 0 and r["DataSet"] == []
+    assert r["RetCode"] == 0 and "DataSet" not in r  # empty after the filter
     url = emu.download_url(ORDERS, 101, package=True)
     status, _h, body = http_request("GET", url)
     assert status == 200 and body == _read(emu.object_path(ORDERS, 101))
@@ -243,6 +244,276 @@ def test_describe_url_rules(emu):
     r = emu.signed_call("DescribeUMongoDBBackupURL", Region=BJ, Zone=Z2, ClusterId="udb-nope",
                         BackupId="x")
     assert r["RetCode"] == 18004
+
+
+# -- the real service's quirks and the new knobs ----------------------------------------------
+
+INV = "udb-inventory01"
+ANALYTICS = "udb-analytics01"
+
+
+def _list_calls(emu):
+    """Empty list answers of the demo world: (name, call)."""
+    return [
+        ("instances of a region without clusters",
+         lambda: emu.signed_call("ListUMongoDBInstances", Region="cn-sh2")),
+        ("instances after a filter",
+         lambda: emu.signed_call("ListUMongoDBInstances", Region=BJ, ClusterId="udb-nope")),
+        ("log packages of a cluster without any",
+         lambda: emu.signed_call("ListUMongoDBLogPackage", Region=BJ, Zone=Z3, ClusterId=INV)),
+        ("log packages after the NodeId filter",
+         lambda: emu.signed_call("ListUMongoDBLogPackage", Region=BJ, Zone=Z2, ClusterId=ORDERS,
+                                 NodeId="no-such-node")),
+        ("backups of a cluster without any",
+         lambda: emu.signed_call("ListUMongoDBBackup", Region=BJ, Zone=Z3, ClusterId=INV)),
+    ]
+
+
+def _without_inventory_backups(emu):
+    world = json.loads(json.dumps(emu.world))
+    next(c for c in world["clusters"] if c["ClusterId"] == INV)["backups"] = []
+    emu.set_world(world)
+
+
+@pytest.mark.parametrize("mode", [None, "omit", "null", "list"])
+def test_empty_list_answers(emu, mode):
+    _without_inventory_backups(emu)
+    if mode is not None:
+        emu.config(empty_dataset=mode)
+    for name, call in _list_calls(emu):
+        r = call()
+        assert r["RetCode"] == 0 and r["TotalCount"] == 0, (name, r)
+        if mode in (None, "omit"):  # the default is what the real service sends
+            assert "DataSet" not in r, (name, r)
+        else:
+            assert r["DataSet"] == (None if mode == "null" else []), (name, r)
+    # Non-empty lists are the same in every mode.
+    r = emu.signed_call("ListUMongoDBLogPackage", Region=BJ, Zone=Z2, ClusterId=ORDERS)
+    assert [p["Id"] for p in r["DataSet"]] == [101, 102] and r["TotalCount"] == 2
+
+
+def test_empty_list_planted_non_list_passes_through(emu):
+    world = json.loads(json.dumps(emu.world))
+    world["clusters"][0]["log_packages"] = {"not": "a list"}
+    emu.set_world(world)
+    for mode in ("omit", "null", "list"):
+        emu.config(empty_dataset=mode)
+        r = emu.signed_call("ListUMongoDBLogPackage", Region=BJ, Zone=Z2, ClusterId=ORDERS)
+        assert r["DataSet"] == {"not": "a list"}, mode
+
+
+def test_new_settings_are_validated(emu):
+    for bad in ({"empty_dataset": "none"}, {"empty_dataset": None},
+                {"numbers_as_strings": "yes"}, {"unknown_actions": "GetRegion"},
+                {"unknown_actions": [1]}):
+        status, _h, body = http_request("POST", emu.base_url + "/_emu/config",
+                                        {"Content-Type": "application/json"},
+                                        json.dumps(bad).encode())
+        assert status == 400, bad
+    cfg = emu.get_config()
+    assert (cfg["empty_dataset"], cfg["numbers_as_strings"], cfg["unknown_actions"]) == \
+        ("omit", False, [])
+
+
+def test_numbers_as_strings(emu):
+    r = emu.signed_call("ListUMongoDBBackup", Region=BJ, Zone=Z3, ClusterId=INV)
+    assert r["RetCode"] == 0 and isinstance(r["DataSet"][0]["BackupSize"], int)  # default off
+    emu.config(numbers_as_strings=True)
+    r = emu.signed_call("ListUMongoDBBackup", Region=BJ, Zone=Z3, ClusterId=INV)
+    assert r["RetCode"] == "0" and r["TotalCount"] == str(len(r["DataSet"]))
+    ok = next(b for b in r["DataSet"] if b["BackupId"] == "bk-inv-ok")
+    world_ok = next(b for b in emu.cluster(INV)["backups"] if b["BackupId"] == "bk-inv-ok")
+    assert ok["BackupSize"] == "29535" == str(world_ok["BackupSize"])
+    for field in ("StartTime", "EndTime", "DiskSize"):
+        assert ok[field] == str(world_ok[field]), field
+    assert ok["BackupName"] == "inventory-auto-2026-11-27.tar.gz" and ok["State"] == "Success"
+    r = emu.signed_call("GetRegion")
+    assert r["RetCode"] == "0" and r["Regions"][0]["RegionId"] == "666"
+    assert r["Regions"][0]["IsDefault"] is True and r["Regions"][0]["BitMaps"] == "1111"
+    r = emu.signed_call("ListUMongoDBLogPackage", Region=BJ, Zone=Z2, ClusterId=ORDERS)
+    assert r["DataSet"][0]["Id"] == "101" and r["DataSet"][0]["Size"].isdigit()
+    r = emu.signed_call("GetUMongoDBRecoverTimeRange", Region=BJ, Zone=Z2, ClusterId=ORDERS)
+    assert r["EarliestTime"] == str(emu.cluster(ORDERS)["recover_time_range"]["EarliestTime"])
+    # Error answers too.
+    emu.config(rate_limit_first=1)
+    r = emu.signed_call("GetRegion")
+    assert r["RetCode"] == "153" and r["Message"]
+    r = emu.signed_call("ListUMongoDBInstances")
+    assert r["RetCode"] == "230"
+    r = emu.signed_call("DescribeUMongoDBBackupURL", Region=BJ, Zone=Z3, ClusterId=INV,
+                        BackupId="bk-inv-snapshot")
+    assert r["RetCode"] == "18011"
+
+
+def _describe(emu, cluster_id, **kw):
+    c = emu.cluster(cluster_id)
+    return emu.signed_call("DescribeUMongoDBBackupURL", Region=c["Region"], Zone=c["Zone"],
+                           ClusterId=cluster_id, **kw)
+
+
+def test_refused_downloads(emu):
+    for bid in ("bk-an-28-cfg", "bk-an-28-shard0", "bk-an-28-shard1"):
+        r = _describe(emu, ANALYTICS, BackupId=bid)
+        assert r["RetCode"] == 18010, r
+        assert r["Message"] == "sharded cluster backup does not support download yet"
+        assert "InternetAddress" not in r
+    r = _describe(emu, INV, BackupId="bk-inv-snapshot")
+    assert r["RetCode"] == 18011 and r["Message"] == "snapshot backup does not support download"
+    # Only those: the older batches of the same cluster download as before.
+    assert _describe(emu, ANALYTICS, BackupId="bk-an-27-cfg")["RetCode"] == 0
+    # The usual checks come first.
+    r = emu.signed_call("DescribeUMongoDBBackupURL", Region=BJ, Zone=Z2, ClusterId=INV,
+                        BackupId="bk-inv-snapshot")
+    assert r["RetCode"] == 18004
+    r = emu.signed_call("DescribeUMongoDBBackupURL", Region=BJ, Zone=Z3, ClusterId=INV,
+                        BackupId="bk-inv-snapshot", ProjectId="org-nope")
+    assert r["RetCode"] == 292
+    r = _call(emu, {"Action": "DescribeUMongoDBBackupURL", "Region": BJ, "Zone": Z3,
+                    "ClusterId": INV, "BackupId": "bk-inv-snapshot"}, keys=(PK, "wrong"))
+    assert r["RetCode"] == 171
+    # A planted refusal on a log package, and one without a usable RetCode.
+    world = json.loads(json.dumps(emu.world))
+    pkgs = world["clusters"][0]["log_packages"]
+    pkgs[0]["refuse_download"] = {"RetCode": 18099, "Message": "log package expired"}
+    pkgs[1]["refuse_download"] = {"Message": 5}
+    emu.set_world(world)
+    r = _describe(emu, ORDERS, PackageId="101")
+    assert (r["RetCode"], r["Message"]) == (18099, "log package expired")
+    assert _describe(emu, ORDERS, PackageId="102")["RetCode"] == 18010
+
+
+def test_refused_download_not_in_listings(emu):
+    for cid in (ANALYTICS, INV):
+        c = emu.cluster(cid)
+        r = emu.signed_call("ListUMongoDBBackup", Region=BJ, Zone=c["Zone"], ClusterId=cid)
+        assert r["DataSet"] == [_strip(b, OBJECT_PRIVATE_KEYS) for b in c["backups"]]
+        for b in r["DataSet"]:
+            assert "refuse_download" not in b and "file" not in b
+    refused = [b for b in r["DataSet"] if b["BackupId"] == "bk-inv-snapshot"]
+    assert refused and refused[0]["State"] == "Success"
+
+
+def test_recover_time_range(emu):
+    def call(**kw):
+        return emu.signed_call("GetUMongoDBRecoverTimeRange", **kw)
+    for cid in (ORDERS, ANALYTICS):
+        r = call(Region=BJ, Zone=Z2, ClusterId=cid)
+        want = emu.cluster(cid)["recover_time_range"]
+        assert r["RetCode"] == 0 and r["Action"] == "GetUMongoDBRecoverTimeRangeResponse"
+        assert (r["EarliestTime"], r["LatestTime"]) == (want["EarliestTime"], want["LatestTime"])
+        assert set(r) == {"Action", "RetCode", "EarliestTime", "LatestTime"}
+    # orders-prod: from the end of its oldest full backup to its newest oplog backup.
+    ends = {b["BackupId"]: b["EndTime"] for b in emu.cluster(ORDERS)["backups"]}
+    r = call(Region=BJ, Zone=Z2, ClusterId=ORDERS)
+    assert (r["EarliestTime"], r["LatestTime"]) == (ends["bk-orders-auto-25"],
+                                                    ends["bk-orders-oplog-27-12"])
+    r = call(Region=BJ, Zone=Z3, ClusterId=INV)
+    assert r["RetCode"] == 18006 and r["Message"] == "no recover time range"
+    # The same checks and errors as ListUMongoDBBackup.
+    r = call(Region=BJ, Zone=Z2)
+    assert r["RetCode"] == 230 and r["Message"] == "Params [ClusterId] not available"
+    assert call(Region=BJ, Zone=Z3, ClusterId=ORDERS)["RetCode"] == 18004
+    assert call(Region="mars-1", Zone=Z2, ClusterId=ORDERS)["RetCode"] == 8038
+    sub = (make_world.SUB_PUBLIC_KEY, make_world.SUB_PRIVATE_KEY)
+    assert emu.signed_call("GetUMongoDBRecoverTimeRange", _keys=sub, Region=BJ, Zone=Z2,
+                           ClusterId=ORDERS)["RetCode"] == 292
+    assert emu.stats()["api"]["GetUMongoDBRecoverTimeRange"] == 8
+
+
+def test_unknown_actions(emu):
+    emu.config(unknown_actions=["GetUMongoDBRecoverTimeRange", "ListUMongoDBLogPackage"])
+    for action in ("GetUMongoDBRecoverTimeRange", "ListUMongoDBLogPackage"):
+        r = emu.signed_call(action, Region=BJ, Zone=Z2, ClusterId=ORDERS)
+        assert r["RetCode"] == 161 and r["Message"] == "Action [%s] not found" % action
+        assert r["Action"] == action + "Response"
+    r = emu.signed_call("ListUMongoDBBackup", Region=BJ, Zone=Z2, ClusterId=ORDERS)
+    assert r["RetCode"] == 0
+    # Still after the signature check, like any unknown action.
+    r = _call(emu, {"Action": "ListUMongoDBLogPackage"}, keys=(PK, "wrong"))
+    assert r["RetCode"] == 171
+    assert emu.stats()["api"]["ListUMongoDBLogPackage"] == 2
+
+
+@pytest.mark.parametrize("transport", ["get", "form", "json"])
+def test_empty_parameter_is_230(emu, transport):
+    def call(**params):
+        return emu.signed_call("ListUMongoDBInstances", _transport=transport, **params)
+    r = call(Region=BJ, Zone="")
+    assert r["RetCode"] == 230 and r["Message"] == "Params [Zone] not valid", r
+    r = call(Region=BJ, ProjectId="")
+    assert r["RetCode"] == 230 and r["Message"] == "Params [ProjectId] not valid"
+    r = call(Region=BJ, Unused="")
+    assert r["RetCode"] == 230 and r["Message"] == "Params [Unused] not valid"
+    r = call(Region="")
+    assert r["RetCode"] == 230 and r["Message"] == "Params [Region] not valid"
+    assert call(Region=BJ, Zone=Z2)["RetCode"] == 0
+
+
+def test_empty_parameter_json_null_and_empty_signature(emu):
+    params = {"Action": "GetRegion", "PublicKey": PK, "Zone": None}
+    params["Signature"] = api_signature(params, SK)
+    _status, _h, body = http_request("POST", emu.api_url, {"Content-Type": "application/json"},
+                                     json.dumps(params).encode())
+    assert json.loads(body)["RetCode"] == 230
+    # An empty Signature is a missing one, an empty Action a missing one.
+    assert _call(emu, {"Action": "GetRegion", "PublicKey": PK, "Signature": ""},
+                 sign=False)["RetCode"] == 170
+    assert _call(emu, {"Action": ""})["RetCode"] == 160
+
+
+def test_demo_world_new_entries(emu):
+    regions = emu.signed_call("GetRegion")["Regions"]
+    sh2 = [r for r in regions if r["Region"] == "cn-sh2"]
+    assert [r["Zone"] for r in sh2] == ["cn-sh2-01"]
+    assert not [c for c in emu.world["clusters"] if c["Region"] == "cn-sh2"]
+    clusters = emu.world["clusters"]
+    # Log packages: orders-prod only.
+    assert [c["Name"] for c in clusters if c["log_packages"]] == ["orders-prod"]
+    # ConnectURL everywhere, one with credentials, IPv6 on one.
+    for c in clusters:
+        assert c["ConnectURL"].startswith("mongodb://"), c["ClusterId"]
+    assert [c["ClusterId"] for c in clusters if "@" in c["ConnectURL"]] == ["udb-staging02"]
+    assert emu.cluster("udb-staging02")["ConnectURL"] == \
+        "mongodb://root:s3cret@10.9.1.20:27017/admin"
+    assert [c["ClusterId"] for c in clusters if c.get("IPv6ConnectURL")] == [ORDERS]
+    assert "replicaSet=%s" % ORDERS in emu.cluster(ORDERS)["ConnectURL"]
+    assert [c["ClusterId"] for c in clusters if "recover_time_range" in c] == [ORDERS, ANALYTICS]
+    # DiskSize on every backup (5:1), BackupMethod on some.
+    methods = set()
+    for c in clusters:
+        for b in c["backups"]:
+            real = os.path.getsize(emu.object_path(c["ClusterId"], b["BackupId"])) \
+                if "file" in b else 0
+            assert b["DiskSize"] == 5 * real, b["BackupId"]
+            methods.add(b.get("BackupMethod"))
+    assert methods == {None, "logical", "snapshot"}
+    # The refused sharded batch: a normal, finished batch in the listing.
+    batch = [b for b in emu.cluster(ANALYTICS)["backups"] if b["BatchId"] == "batch-2026-11-28"]
+    assert len(batch) == 3 and {b["BackupName"] for b in batch} == {"analytics-auto-2026-11-28"}
+    for b in batch:
+        assert b["State"] == "Success" and b["refuse_download"]["RetCode"] == 18010
+        assert os.path.getsize(emu.object_path(ANALYTICS, b["BackupId"])) == b["BackupSize"] > 0
+    snap = next(b for b in emu.cluster(INV)["backups"] if b["BackupId"] == "bk-inv-snapshot")
+    assert (snap["BackupName"], snap["BackupType"], snap["BackupMethod"], snap["State"]) == \
+        ("inventory-snapshot-2026-11-28", "manual", "snapshot", "Success")
+    assert snap["refuse_download"]["RetCode"] == 18011 and snap["BackupSize"] == 16384
+    # Only the refused objects are refused.
+    refused = sorted(b["BackupId"] for c in clusters for b in c["backups"]
+                     if "refuse_download" in b)
+    assert refused == ["bk-an-28-cfg", "bk-an-28-shard0", "bk-an-28-shard1", "bk-inv-snapshot"]
+
+
+def test_demo_world_is_deterministic(tmp_path):
+    a = make_world.write_demo(str(tmp_path / "a"))
+    b = make_world.write_demo(str(tmp_path / "b"))
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        assert fa.read() == fb.read()
+    w = json.load(open(a))
+    for c in w["clusters"]:
+        for o in c["backups"] + c["log_packages"]:
+            if "file" in o:
+                assert _read(os.path.join(str(tmp_path / "a"), o["file"])) == \
+                    _read(os.path.join(str(tmp_path / "b"), o["file"]))
 
 
 # -- object store --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Every write of any kind answers EROFS (interface.md, "Errors a user sees")."""
+"""Every write of any kind answers EROFS (README.md, "Names, attributes, errors")."""
 
 import errno
 import os

@@ -1,5 +1,5 @@
 """Faults: rate limits, flaky and dead object stores, hostile listings, objects
-changing under a reader, signals (interface.md, "Errors a user sees")."""
+changing under a reader, signals (README.md, "Names, attributes, errors")."""
 
 import errno
 import os

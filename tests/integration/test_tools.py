@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from treewalk import expected_objects, object_key, sha256_file, walk
+from treewalk import expected_objects, object_key, refused_keys, sha256_file, walk
 
 
 def _run(argv, **kw):
@@ -30,7 +30,8 @@ def _tree_sha(root):
 
 
 def _source_sha_by_rel(emu, m):
-    """{rel path in the mount: sha256 of the source object} from the xattrs."""
+    """{rel path in the mount: sha256 of the source object} from the xattrs, for
+    every directory and every file a tool can read (not the refused ones)."""
     want = expected_objects(emu.world)
     out = {}
     for e in walk(m.path):
@@ -38,8 +39,16 @@ def _source_sha_by_rel(emu, m):
             out[e.rel + "/"] = None
         else:
             key = object_key(e)
+            if want[key]["refused"]:
+                continue
             out[e.rel] = sha256_file(emu.object_path(want[key]["cluster"]["ClusterId"], key[1]))
     return out
+
+
+def _refused_rels(emu, m):
+    """Rel paths of the files the provider refuses to let anyone download."""
+    refused = refused_keys(emu.world)
+    return {e.rel for e in walk(m.path) if not e.is_dir and object_key(e) in refused}
 
 
 def test_cp_r_cluster_directory(demo_mount, emu, tmp_path):
@@ -55,8 +64,21 @@ def test_cp_r_cluster_directory(demo_mount, emu, tmp_path):
 
 
 def test_cp_r_sharded_cluster(demo_mount, emu, tmp_path):
+    # The newest batch cannot be downloaded (the provider refuses it): cp copies
+    # everything else and fails on just those files, naming each.
+    refused = {r for r in _refused_rels(emu, demo_mount) if r.startswith("cn-bj2/analytics/")}
+    assert len(refused) == 3
+    demo_mount.expect_error(r"does not support download|RetCode 1801[01]")
     dst = tmp_path / "an"
-    _run(["cp", "-r", demo_mount.p("cn-bj2", "analytics"), str(dst)])
+    r = subprocess.run(["cp", "-r", demo_mount.p("cn-bj2", "analytics"), str(dst)],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 1, "cp exited %d:\n%s" % (r.returncode, err)
+    lines = err.splitlines()
+    assert len(lines) == len(refused), err
+    for rel in refused:
+        assert sum(rel.split("/", 2)[2] in ln for ln in lines) == 1, (rel, err)
     want = {k[len("cn-bj2/analytics/"):]: v
             for k, v in _source_sha_by_rel(emu, demo_mount).items()
             if k.startswith("cn-bj2/analytics/") and k != "cn-bj2/analytics/"}
@@ -67,14 +89,17 @@ def test_rsync_twice_second_transfers_nothing(demo_mount, emu, tmp_path):
     if not shutil.which("rsync"):
         pytest.skip("rsync is not installed")
     dst = tmp_path / "mirror"
-    out1 = _run(["rsync", "-a", "--stats", demo_mount.path + "/", str(dst) + "/"])
+    # Files the provider refuses to let anyone download are left out.
+    excludes = ["--exclude=/" + rel for rel in sorted(_refused_rels(emu, demo_mount))]
+    assert len(excludes) == 4
+    out1 = _run(["rsync", "-a", "--stats"] + excludes + [demo_mount.path + "/", str(dst) + "/"])
     n1 = int(re.search(r"Number of regular files transferred: ([\d,]+)", out1).group(1)
              .replace(",", ""))
     want = _source_sha_by_rel(emu, demo_mount)
     assert n1 == sum(1 for v in want.values() if v is not None)
     assert _tree_sha(str(dst)) == want
-    out2 = _run(["rsync", "-a", "--stats", "--itemize-changes", demo_mount.path + "/",
-                 str(dst) + "/"])
+    out2 = _run(["rsync", "-a", "--stats", "--itemize-changes"] + excludes +
+                [demo_mount.path + "/", str(dst) + "/"])
     assert "Number of regular files transferred: 0" in out2, out2
     changed = [ln for ln in out2.splitlines() if re.match(r"^[<>ch.][fdLDS]\S{9} ", ln)
                and not ln.startswith(".d")]

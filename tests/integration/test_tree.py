@@ -1,5 +1,5 @@
 """The mounted tree against the emulator's world: shape, names, xattrs, modes,
-times and inode numbers (interface.md, "The tree")."""
+times and inode numbers (README.md, "What it is" and "Names, attributes, errors")."""
 
 import errno
 import os

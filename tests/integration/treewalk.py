@@ -47,7 +47,9 @@ def visible_clusters(world, project, regions=None):
 def expected_objects(world, project="org-demo", regions=None, show_all=False):
     """{key: info}; key is ("b", BackupId) or ("l", str(Id)); info has
     kind ("backup" | "oplog" | "log"), cluster (dict), region, batch (BatchId
-    in a sharded cluster, else None), obj (the world entry), finished (bool)."""
+    in a sharded cluster, else None), obj (the world entry), finished (bool),
+    refused (bool: the provider refuses its download, so it is listed but
+    cannot be read)."""
     out = {}
     for c in visible_clusters(world, project, regions):
         sharded = c.get("ClusterType") == "SharedCluster"
@@ -61,14 +63,31 @@ def expected_objects(world, project="org-demo", regions=None, show_all=False):
             key = ("b", b["BackupId"])
             assert key not in out, "world lists %r twice" % (key,)
             out[key] = dict(kind=kind, cluster=c, region=c["Region"], batch=batch, obj=b,
-                            finished=finished)
+                            finished=finished, refused=is_refused(b))
         for p in _dicts(c.get("log_packages")):
             finished = p.get("State") == "Package_Success"
             if not finished and not show_all:
                 continue
             key = ("l", str(p["Id"]))
             out[key] = dict(kind="log", cluster=c, region=c["Region"], batch=None, obj=p,
-                            finished=finished)
+                            finished=finished, refused=is_refused(p))
+    return out
+
+
+def is_refused(obj):
+    """True for a world entry whose download the emulator refuses
+    (refuse_download, tests/emulator/README.md): a test that reads every file
+    must leave it out."""
+    return obj.get("refuse_download") is not None
+
+
+def refused_keys(world):
+    """Object keys (as object_key() gives them) of every refused download."""
+    out = set()
+    for c in _dicts(world.get("clusters")):
+        out |= {("b", b.get("BackupId")) for b in _dicts(c.get("backups")) if is_refused(b)}
+        out |= {("l", str(p.get("Id"))) for p in _dicts(c.get("log_packages"))
+                if is_refused(p)}
     return out
 
 
