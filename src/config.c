@@ -1,10 +1,12 @@
 /* config: where the keys come from.
  *
- * Resolves the API keys (plus project, endpoint and region) from the
- * environment, an explicit credentials file, or the provider CLI's profile
- * files, first match wins (interface.md). Files holding keys must be private
- * to the user. Every buffer that held a key is wiped before it is freed, and
- * messages name files and fields, never values. See config.h.
+ * Resolves the API keys (plus project, endpoint, region and request
+ * defaults) from the environment, an explicit credentials file, or the
+ * provider CLI's profile files, first match wins (README, "Credentials").
+ * Every file is opened through trust.c, so nothing another user could have
+ * written decides the keys or the endpoint. Every buffer that held a key is
+ * wiped before it is freed, and messages name files and fields, never
+ * values. See config.h.
  */
 #include "config.h"
 
@@ -21,14 +23,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "trust.h"
+
 #define ENV_PUBLIC  "DEZAI_PUBLIC_KEY"
 #define ENV_PRIVATE "DEZAI_PRIVATE_KEY"
-#define ENV_PROJECT "DEZAI_PROJECT_ID"
-#define ENV_API_URL "DEZAI_API_URL"
+
+/* Ours first, then the upstream SDK's names, which users of its tools may
+ * already have set; each pair follows the same "both or neither" rule. */
+static const struct env_pair {
+    const char *pub, *priv, *source;
+} env_pairs[] = {
+    {ENV_PUBLIC, ENV_PRIVATE, "environment"},
+    {"UCLOUD_PUBLIC_KEY", "UCLOUD_PRIVATE_KEY", "environment (UCLOUD_PUBLIC_KEY)"},
+};
+
+/* Profile directories under $HOME: ours, then upstream's CLI's (same
+ * shape), used only where ours has no keys. */
+static const char *const profile_dirs[] = {".dezai", ".ucloud"};
 
 /* A credentials or profile file is a few hundred bytes; anything this big is
  * a mistake, and the cap bounds what we read and parse. */
 #define CONFIG_MAX_FILE (1024 * 1024)
+
+/* Bounds for the request defaults a profile may carry; outside them the
+ * value is ignored, as an explicit option can still set anything. */
+#define TIMEOUT_MAX 3600
+#define RETRIES_MAX 100
 
 static void config_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -99,72 +119,25 @@ static bool is_text(const char *s)
     return true;
 }
 
-static int check_private_stat(const char *path, const struct stat *st, char *err, size_t errlen)
+static void clear_err(char *err, size_t errlen)
 {
-    mode_t mode = st->st_mode & 07777;
-
-    if (!S_ISREG(st->st_mode)) {
-        config_err(err, errlen, "credentials file %s is not a regular file", path);
-        return -EINVAL;
-    }
-    if (mode & 077) {
-        config_err(err, errlen,
-                   "credentials file %s is %s by others (mode %04o); run: chmod 600 %s", path,
-                   (mode & 044)   ? "readable"
-                   : (mode & 022) ? "writable"
-                                  : "accessible",
-                   (unsigned)mode, path);
-        return -EACCES;
-    }
-    return 0;
+    if (err && errlen)
+        err[0] = '\0';
 }
 
-/* stat, not lstat: a symlink's own mode is always 0777 and means nothing; the
- * file it points to is what gets read. read_file checks the opened file again,
- * so swapping it after this check does not help. */
-int config_check_private_file(const char *path, char *err, size_t errlen)
-{
-    struct stat st;
-
-    if (stat(path, &st) < 0) {
-        int e = errno;
-        config_err(err, errlen, "credentials file %s: %s", path, strerror(e));
-        return -e;
-    }
-    return check_private_stat(path, &st, err, errlen);
-}
-
-/* Reads a whole (capped) file into a NUL-terminated buffer the caller wipes
- * and frees. O_NONBLOCK so a FIFO put in place of the file cannot hang us
- * before fstat rejects it. */
-static int read_file(const char *path, bool private_file, char **data, size_t *len, char *err,
-                     size_t errlen)
+/* Reads a whole (capped) file that trust.c let us open into a
+ * NUL-terminated buffer the caller wipes and frees. */
+static int read_file(const char *path, const char *what, unsigned flags, char **data, size_t *len,
+                     mode_t *mode, char *err, size_t errlen)
 {
     struct stat st;
     char *buf = NULL;
     size_t cap = 0, got = 0;
     int fd, ret;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        ret = -errno;
-        config_err(err, errlen, "cannot open %s: %s", path, strerror(-ret));
-        goto out;
-    }
-    if (fstat(fd, &st) < 0) {
-        ret = -errno;
-        config_err(err, errlen, "cannot stat %s: %s", path, strerror(-ret));
-        goto out;
-    }
-    if (private_file) {
-        ret = check_private_stat(path, &st, err, errlen);
-        if (ret)
-            goto out;
-    } else if (!S_ISREG(st.st_mode)) {
-        config_err(err, errlen, "%s is not a regular file", path);
-        ret = -EINVAL;
-        goto out;
-    }
+    fd = trust_open(path, what, flags, &st, err, errlen);
+    if (fd < 0)
+        return fd;
     if (st.st_size > CONFIG_MAX_FILE) {
         config_err(err, errlen, "%s is larger than %d bytes", path, CONFIG_MAX_FILE);
         ret = -EINVAL;
@@ -192,6 +165,7 @@ static int read_file(const char *path, bool private_file, char **data, size_t *l
     buf[got] = '\0';
     *data = buf;
     *len = got;
+    *mode = st.st_mode;
     buf = NULL;
     ret = 0;
 out:
@@ -199,13 +173,13 @@ out:
         explicit_bzero(buf, cap + 1);
         free(buf);
     }
-    if (fd >= 0)
-        close(fd);
+    close(fd);
     return ret;
 }
 
 /* Parses a JSON file. The error names the file and a line, never the text. */
-static int parse_file(const char *path, bool private_file, cJSON **root, char *err, size_t errlen)
+static int parse_file(const char *path, const char *what, unsigned flags, cJSON **root,
+                      mode_t *mode, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t len = 0;
@@ -213,7 +187,7 @@ static int parse_file(const char *path, bool private_file, cJSON **root, char *e
     int ret;
 
     *root = NULL;
-    ret = read_file(path, private_file, &data, &len, err, errlen);
+    ret = read_file(path, what, flags, &data, &len, mode, err, errlen);
     if (ret)
         goto out;
     if (memchr(data, '\0', len)) {
@@ -274,25 +248,32 @@ static int get_string(const cJSON *obj, const char *name, bool required, bool ke
     return 0;
 }
 
-/* Checks that root is an array of objects that each have a string "profile"
- * (a typo is reported, not silently skipped), and finds the first entry named
- * want (if want) and the first with "active": true (if active). */
-static int find_profile(const cJSON *root, const char *path, const char *want, const cJSON **entry,
-                        const cJSON **active, char *err, size_t errlen)
+static bool nonempty_string(const cJSON *obj, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsString(it) && it->valuestring && it->valuestring[0];
+}
+
+/* Only valid on an array check_profiles accepted. */
+static const char *profile_of(const cJSON *entry)
+{
+    return cJSON_GetObjectItemCaseSensitive(entry, "profile")->valuestring;
+}
+
+/* root must be an array of objects that each have a string "profile" (a
+ * typo is reported, not silently skipped) and a boolean or null "active". */
+static int check_profiles(const cJSON *root, const char *path, char *err, size_t errlen)
 {
     const cJSON *it;
 
-    if (entry)
-        *entry = NULL;
-    if (active)
-        *active = NULL;
     if (!cJSON_IsArray(root)) {
         config_err(err, errlen, "%s: expected a JSON array of profiles", path);
         return -EINVAL;
     }
     cJSON_ArrayForEach(it, root)
     {
-        const cJSON *name;
+        const cJSON *name, *active;
 
         if (!cJSON_IsObject(it)) {
             config_err(err, errlen, "%s: every entry must be a JSON object", path);
@@ -303,23 +284,72 @@ static int find_profile(const cJSON *root, const char *path, const char *want, c
             config_err(err, errlen, "%s: an entry has no \"profile\" string", path);
             return -EINVAL;
         }
-        if (entry && !*entry && want && strcmp(name->valuestring, want) == 0)
-            *entry = it;
-        if (active) {
-            const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "active");
-            if (a && !cJSON_IsBool(a) && !cJSON_IsNull(a)) {
-                config_err(err, errlen, "%s: \"active\" of profile '%s' is not true or false", path,
-                           name->valuestring);
-                return -EINVAL;
-            }
-            if (cJSON_IsTrue(a) && !*active)
-                *active = it;
+        active = cJSON_GetObjectItemCaseSensitive(it, "active");
+        if (active && !cJSON_IsBool(active) && !cJSON_IsNull(active)) {
+            config_err(err, errlen, "%s: \"active\" of profile '%s' is not true or false", path,
+                       name->valuestring);
+            return -EINVAL;
         }
     }
     return 0;
 }
 
-/* Fills the fields both file sources share; the values are validated. */
+/* When a name repeats, the last entry is the one that counts: upstream's CLI
+ * loads the file into a map in order, and appending an entry is how people
+ * edit these files by hand. */
+static const cJSON *find_named(const cJSON *root, const char *want)
+{
+    const cJSON *it, *found = NULL;
+
+    cJSON_ArrayForEach(it, root)
+    {
+        if (strcmp(profile_of(it), want) == 0)
+            found = it;
+    }
+    return found;
+}
+
+/* The last entry marked active among those no later entry shadows. */
+static const cJSON *find_active(const cJSON *root)
+{
+    const cJSON *it, *found = NULL;
+
+    cJSON_ArrayForEach(it, root)
+    {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "active")) &&
+            find_named(root, profile_of(it)) == it)
+            found = it;
+    }
+    return found;
+}
+
+/* Upstream's CLI before 0.1.8 wrote config.json as one object holding the
+ * keys too, and on upgrading treats it as the active profile "default".
+ * Wrapping it into a one-entry array lets everything else read it as the
+ * current shape. */
+static int wrap_legacy(cJSON **root)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(*root, "profile");
+    cJSON *arr;
+
+    if (!name || cJSON_IsNull(name)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(*root, "profile");
+        if (!cJSON_AddStringToObject(*root, "profile", "default"))
+            return -ENOMEM;
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(*root, "active") &&
+        !cJSON_AddTrueToObject(*root, "active"))
+        return -ENOMEM;
+    arr = cJSON_CreateArray();
+    if (!arr || !cJSON_AddItemToArray(arr, *root)) {
+        cJSON_Delete(arr);
+        return -ENOMEM;
+    }
+    *root = arr;
+    return 0;
+}
+
+/* Fills the fields every file source shares; the values are validated. */
 static int take_fields(struct credentials *c, const char *pub, const char *priv,
                        const char *project, const char *url, const char *region)
 {
@@ -336,12 +366,26 @@ static int take_fields(struct credentials *c, const char *pub, const char *priv,
     return ret;
 }
 
-/* Source 1. Empty variables count as unset; one key without the other is an
- * error rather than a silent fall-through to a file with other keys. */
-static int load_env(struct credentials *c, bool *found, char *err, size_t errlen)
+/* These only seed defaults that an option can override, so a value out of
+ * range or of the wrong type is ignored rather than fatal. */
+static int take_int(const cJSON *obj, const char *name, int lo, int hi, int unset)
 {
-    const char *pub = getenv(ENV_PUBLIC);
-    const char *priv = getenv(ENV_PRIVATE);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (!cJSON_IsNumber(it) || it->valuedouble < lo || it->valuedouble > hi ||
+        it->valuedouble != (double)(int)it->valuedouble)
+        return unset;
+    return (int)it->valuedouble;
+}
+
+/* Sources 1 and 2: one pair of variables. Empty variables count as unset;
+ * one key without the other is an error rather than a silent fall-through
+ * to a file with other keys. */
+static int load_env(const struct env_pair *names, struct credentials *c, bool *found, char *err,
+                    size_t errlen)
+{
+    const char *pub = getenv(names->pub);
+    const char *priv = getenv(names->priv);
     bool has_pub = pub && *pub, has_priv = priv && *priv;
     int ret;
 
@@ -350,35 +394,35 @@ static int load_env(struct credentials *c, bool *found, char *err, size_t errlen
         return 0;
     if (!has_pub || !has_priv) {
         config_err(err, errlen, "%s is set but %s is not; set both or neither",
-                   has_pub ? ENV_PUBLIC : ENV_PRIVATE, has_pub ? ENV_PRIVATE : ENV_PUBLIC);
+                   has_pub ? names->pub : names->priv, has_pub ? names->priv : names->pub);
         return -EINVAL;
     }
     if (!is_token(pub) || !is_token(priv)) {
         config_err(err, errlen, "%s contains whitespace or control characters",
-                   is_token(pub) ? ENV_PRIVATE : ENV_PUBLIC);
+                   is_token(pub) ? names->priv : names->pub);
         return -EINVAL;
     }
     ret = take_fields(c, pub, priv, NULL, NULL, NULL);
     if (!ret)
-        ret = set_str(&c->source, "environment");
+        ret = set_str(&c->source, names->source);
     if (!ret)
         *found = true;
     return ret;
 }
 
-/* Source 2: -o credentials=FILE, one JSON object. */
+/* Source 3: -o credentials=FILE, one JSON object. The user named it, so it
+ * may live in a sticky world-writable directory such as /tmp. */
 static int load_file(const char *path, struct credentials *c, char *err, size_t errlen)
 {
     cJSON *root = NULL;
     const char *pub, *priv, *project, *url, *region;
     char where[PATH_MAX + 32];
+    mode_t mode;
     int ret;
 
     snprintf(where, sizeof(where), "credentials file %s", path);
-    ret = config_check_private_file(path, err, errlen);
-    if (ret)
-        goto out;
-    ret = parse_file(path, true, &root, err, errlen);
+    ret = parse_file(path, "credentials file", TRUST_PRIVATE | TRUST_STICKY_DIR_OK, &root, &mode,
+                     err, errlen);
     if (ret)
         goto out;
     if (!cJSON_IsObject(root)) {
@@ -400,121 +444,248 @@ out:
     return ret;
 }
 
-/* Source 3: the provider CLI's files under home/.dezai. *found stays false
- * only when credential.json does not exist. */
+/* Source 4: one profile directory, home/.dezai or home/.ucloud. */
+struct profile_dir {
+    char dir[PATH_MAX];
+    char cred_path[PATH_MAX + 16];
+    char conf_path[PATH_MAX + 16];
+    cJSON *cred;      /* credential.json, NULL when there is none */
+    cJSON *conf;      /* config.json, always as an array; NULL when there is none */
+    bool legacy_keys; /* no credential.json: the keys are in a legacy config.json */
+};
+
+/* Reads one directory's files. *usable says whether it holds keys: a
+ * credential.json, or a legacy config.json with keys in it (which then must
+ * be as private as a credential.json). */
+static int read_profile_dir(const char *home, const char *sub, struct profile_dir *pd, bool *usable,
+                            char *err, size_t errlen)
+{
+    mode_t mode = 0;
+    bool legacy_has_keys = false;
+    int ret;
+
+    *usable = false;
+    if ((size_t)snprintf(pd->dir, sizeof(pd->dir), "%s/%s", home, sub) >= sizeof(pd->dir)) {
+        config_err(err, errlen, "home directory path is too long: %s", home);
+        return -ENAMETOOLONG;
+    }
+    snprintf(pd->cred_path, sizeof(pd->cred_path), "%s/credential.json", pd->dir);
+    snprintf(pd->conf_path, sizeof(pd->conf_path), "%s/config.json", pd->dir);
+
+    ret =
+        parse_file(pd->cred_path, "credentials file", TRUST_PRIVATE, &pd->cred, &mode, err, errlen);
+    if (ret == -ENOENT || ret == -ENOTDIR) {
+        clear_err(err, errlen);
+        ret = 0;
+    }
+    if (ret)
+        return ret;
+    ret = parse_file(pd->conf_path, "config file", 0, &pd->conf, &mode, err, errlen);
+    if (ret == -ENOENT || ret == -ENOTDIR) {
+        clear_err(err, errlen);
+        ret = 0;
+    }
+    if (ret)
+        return ret;
+    if (cJSON_IsObject(pd->conf)) {
+        legacy_has_keys = cJSON_GetObjectItemCaseSensitive(pd->conf, "public_key") ||
+                          cJSON_GetObjectItemCaseSensitive(pd->conf, "private_key");
+        ret = wrap_legacy(&pd->conf);
+        if (ret)
+            return ret;
+    }
+    if (!pd->cred && legacy_has_keys) {
+        ret = trust_check_private(pd->conf_path, "config file", mode, err, errlen);
+        if (ret)
+            return ret;
+        pd->legacy_keys = true;
+    }
+    *usable = pd->cred || pd->legacy_keys;
+    return 0;
+}
+
+/* Upstream's CLI can sign in through a browser and store an OAuth token
+ * instead of keys. umongofs signs every call with keys, so such a profile
+ * cannot work, and "public_key is empty" would not tell the user why. A
+ * profile that has keys besides a token uses the keys. */
+static int check_sign_in(const cJSON *entry, const char *name, const char *path, char *err,
+                         size_t errlen)
+{
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(entry, "auth_mode");
+    bool oauth = cJSON_IsString(mode) && mode->valuestring && !strcmp(mode->valuestring, "oauth");
+
+    if (nonempty_string(entry, "public_key") && nonempty_string(entry, "private_key"))
+        return 0;
+    if (!oauth && !nonempty_string(entry, "access_token"))
+        return 0;
+    config_err(err, errlen,
+               "profile '%s' in %s is a sign-in (OAuth) profile; umongofs signs requests with "
+               "API keys: create a key pair in the console (API keys) and add "
+               "public_key/private_key to that profile, or set %s and %s",
+               name, path, ENV_PUBLIC, ENV_PRIVATE);
+    return -EINVAL;
+}
+
+/* The profile's config.json entry: project, endpoint, region, defaults. */
+static int take_settings(const cJSON *entry, const char *path, const char *name,
+                         struct credentials *c, char *err, size_t errlen)
+{
+    const char *project, *url, *region;
+    char where[PATH_MAX + 300];
+    int ret;
+
+    snprintf(where, sizeof(where), "%s, profile '%s'", path, name);
+    if ((ret = get_string(entry, "project_id", false, false, where, &project, err, errlen)) ||
+        (ret = get_string(entry, "base_url", false, false, where, &url, err, errlen)) ||
+        (ret = get_string(entry, "region", false, false, where, &region, err, errlen)))
+        return ret;
+    if ((project && (ret = set_str(&c->project_id, project))) ||
+        (url && (ret = set_str(&c->api_url, url))) ||
+        (region && (ret = set_str(&c->region, region))))
+        return ret;
+    c->timeout_sec = take_int(entry, "timeout_sec", 1, TIMEOUT_MAX, 0);
+    c->max_retry_times = take_int(entry, "max_retry_times", 0, RETRIES_MAX, -1);
+    return 0;
+}
+
+/* Picks the profile in a usable directory and takes its keys and settings.
+ * want: -o profile= or the environment's; NULL = the active one, else
+ * "default". */
+static int use_profile_dir(const char *want, const struct profile_dir *pd, struct credentials *c,
+                           char *err, size_t errlen)
+{
+    const cJSON *keys_root = pd->cred ? pd->cred : pd->conf;
+    const char *keys_path = pd->cred ? pd->cred_path : pd->conf_path;
+    const cJSON *active = NULL, *entry, *conf_entry = NULL;
+    const char *name, *pub, *priv;
+    char where[PATH_MAX + 300];
+    int ret;
+
+    if (pd->conf && (ret = check_profiles(pd->conf, pd->conf_path, err, errlen)))
+        return ret;
+    if ((ret = check_profiles(keys_root, keys_path, err, errlen)))
+        return ret;
+    if (pd->conf) {
+        active = find_active(pd->conf);
+        if (!want && active)
+            want = profile_of(active);
+    }
+    name = want ? want : "default";
+    if (!*name || !is_text(name)) {
+        config_err(err, errlen, "profile name is empty or contains control characters");
+        return -EINVAL;
+    }
+    entry = find_named(keys_root, name);
+    if (!entry) {
+        config_err(err, errlen, "profile '%s' not found in %s", name, keys_path);
+        return -EINVAL;
+    }
+    if ((ret = check_sign_in(entry, name, keys_path, err, errlen)))
+        return ret;
+    snprintf(where, sizeof(where), "%s, profile '%s'", keys_path, name);
+    if ((ret = get_string(entry, "public_key", true, true, where, &pub, err, errlen)) ||
+        (ret = get_string(entry, "private_key", true, true, where, &priv, err, errlen)) ||
+        (ret = take_fields(c, pub, priv, NULL, NULL, NULL)))
+        return ret;
+    if (pd->conf)
+        conf_entry = find_named(pd->conf, name);
+    if (conf_entry && (ret = take_settings(conf_entry, pd->conf_path, name, c, err, errlen)))
+        return ret;
+    snprintf(where, sizeof(where), "profile '%s' in %s", name, pd->dir);
+    return set_str(&c->source, where);
+}
+
+/* The first directory with keys decides; one whose files are refused or
+ * malformed is an error, not a reason to try the next. */
 static int load_profiles(const char *want, const char *home, struct credentials *c, bool *found,
                          char *err, size_t errlen)
 {
-    char dir[PATH_MAX], cred_path[PATH_MAX], conf_path[PATH_MAX];
-    char where[PATH_MAX + 300];
-    cJSON *conf = NULL, *cred = NULL;
-    const cJSON *active = NULL, *conf_entry = NULL, *cred_entry = NULL;
-    const char *name, *pub, *priv, *project = NULL, *url = NULL, *region = NULL;
-    struct stat st;
-    int ret;
+    int ret = 0;
 
     *found = false;
-    if ((size_t)snprintf(dir, sizeof(dir), "%s/.dezai", home) >= sizeof(dir) ||
-        (size_t)snprintf(cred_path, sizeof(cred_path), "%s/credential.json", dir) >=
-            sizeof(cred_path) ||
-        (size_t)snprintf(conf_path, sizeof(conf_path), "%s/config.json", dir) >=
-            sizeof(conf_path)) {
-        config_err(err, errlen, "home directory path is too long: %s", home);
-        ret = -ENAMETOOLONG;
-        goto out;
-    }
+    for (size_t i = 0; i < sizeof(profile_dirs) / sizeof(profile_dirs[0]); i++) {
+        struct profile_dir *pd = calloc(1, sizeof(*pd));
+        bool usable = false;
 
-    if (stat(cred_path, &st) < 0) {
-        ret = -errno;
-        if (ret == -ENOENT || ret == -ENOTDIR)
-            ret = 0;
-        else
-            config_err(err, errlen, "credentials file %s: %s", cred_path, strerror(-ret));
-        goto out;
+        if (!pd)
+            return -ENOMEM;
+        ret = read_profile_dir(home, profile_dirs[i], pd, &usable, err, errlen);
+        if (!ret && usable) {
+            ret = use_profile_dir(want, pd, c, err, errlen);
+            *found = !ret;
+        }
+        cJSON_Delete(pd->cred);
+        cJSON_Delete(pd->conf);
+        free(pd);
+        if (ret || *found)
+            break;
     }
-    ret = config_check_private_file(cred_path, err, errlen);
-    if (ret)
-        goto out;
-
-    /* config.json holds no secrets and may be missing; if present it must be
-     * well-formed, since it decides which keys are used. */
-    ret = parse_file(conf_path, false, &conf, err, errlen);
-    if (ret == -ENOENT || ret == -ENOTDIR) {
-        ret = 0;
-        if (err && errlen)
-            err[0] = '\0';
-    }
-    if (ret)
-        goto out;
-    if (conf) {
-        ret = find_profile(conf, conf_path, NULL, NULL, &active, err, errlen);
-        if (ret)
-            goto out;
-    }
-    if (want)
-        name = want;
-    else if (active)
-        name = cJSON_GetObjectItemCaseSensitive(active, "profile")->valuestring;
-    else
-        name = "default";
-    if (!*name || !is_text(name)) {
-        config_err(err, errlen, "profile name is empty or contains control characters");
-        ret = -EINVAL;
-        goto out;
-    }
-    if (conf) {
-        ret = find_profile(conf, conf_path, name, &conf_entry, NULL, err, errlen);
-        if (ret)
-            goto out;
-    }
-
-    ret = parse_file(cred_path, true, &cred, err, errlen);
-    if (ret)
-        goto out;
-    ret = find_profile(cred, cred_path, name, &cred_entry, NULL, err, errlen);
-    if (ret)
-        goto out;
-    if (!cred_entry) {
-        config_err(err, errlen, "profile '%s' not found in %s", name, cred_path);
-        ret = -EINVAL;
-        goto out;
-    }
-    snprintf(where, sizeof(where), "%s, profile '%s'", cred_path, name);
-    if ((ret = get_string(cred_entry, "public_key", true, true, where, &pub, err, errlen)) ||
-        (ret = get_string(cred_entry, "private_key", true, true, where, &priv, err, errlen)))
-        goto out;
-    if (conf_entry) {
-        snprintf(where, sizeof(where), "%s, profile '%s'", conf_path, name);
-        if ((ret = get_string(conf_entry, "project_id", false, false, where, &project, err,
-                              errlen)) ||
-            (ret = get_string(conf_entry, "base_url", false, false, where, &url, err, errlen)) ||
-            (ret = get_string(conf_entry, "region", false, false, where, &region, err, errlen)))
-            goto out;
-    }
-    ret = take_fields(c, pub, priv, project, url, region);
-    if (ret)
-        goto out;
-    snprintf(where, sizeof(where), "profile '%s' in %s", name, dir);
-    ret = set_str(&c->source, where);
-    if (!ret)
-        *found = true;
-out:
-    cJSON_Delete(conf);
-    cJSON_Delete(cred);
     return ret;
 }
 
-static int env_override(const char *var, char **dst, char *err, size_t errlen)
+/* The first of two variables that is set and not empty, else NULL. */
+static const char *first_env(const char *a, const char *b, const char **which)
 {
-    const char *v = getenv(var);
+    const char *v = getenv(a);
 
-    if (!v || !*v)
+    *which = a;
+    if (v && *v)
+        return v;
+    v = getenv(b);
+    *which = b;
+    return v && *v ? v : NULL;
+}
+
+/* The environment outranks files throughout the resolution order (as
+ * AWS_REGION outranks a profile's region), so these apply whatever source
+ * gave the keys. Explicit -o project_id= / api_url= are main's to apply on
+ * top. */
+static int env_override(const char *var, const char *fallback, char **dst, char *err, size_t errlen)
+{
+    const char *which;
+    const char *v = first_env(var, fallback, &which);
+
+    if (!v)
         return 0;
     if (!is_text(v)) {
-        config_err(err, errlen, "%s contains control characters", var);
+        config_err(err, errlen, "%s contains control characters", which);
         return -EINVAL;
     }
     return set_str(dst, v);
+}
+
+static int load_sources(const struct config_request *req, const char *home, struct credentials *c,
+                        char *err, size_t errlen)
+{
+    const char *which, *want = req->profile;
+    bool found = false;
+    int ret = 0;
+
+    for (size_t i = 0; !ret && !found && i < sizeof(env_pairs) / sizeof(env_pairs[0]); i++)
+        ret = load_env(&env_pairs[i], c, &found, err, errlen);
+    if (!ret && !found && req->credentials_file) {
+        ret = load_file(req->credentials_file, c, err, errlen);
+        found = !ret;
+    }
+    if (!want)
+        want = first_env("DEZAI_PROFILE", "UCLOUD_PROFILE", &which);
+    if (!ret && !found && home && *home)
+        ret = load_profiles(want, home, c, &found, err, errlen);
+    if (!ret && !found) {
+        char what[300];
+        const char *h = home && *home ? home : "~";
+
+        if (want)
+            snprintf(what, sizeof(what), "profile '%s'", want);
+        else
+            snprintf(what, sizeof(what), "a profile");
+        config_err(err, errlen,
+                   "no credentials found: set %s and %s, pass -o credentials=FILE, or add %s to "
+                   "%s/.dezai/credential.json (or %s/.ucloud/credential.json)",
+                   ENV_PUBLIC, ENV_PRIVATE, what, h, h);
+        ret = -ENOENT;
+    }
+    return ret;
 }
 
 int config_load_credentials(const struct config_request *req, struct credentials *out, char *err,
@@ -522,51 +693,21 @@ int config_load_credentials(const struct config_request *req, struct credentials
 {
     static const struct config_request none;
     cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = wipe_free};
-    struct credentials c = {0};
-    const char *home;
-    bool found = false;
+    struct credentials c = {.max_retry_times = -1};
     int ret;
 
-    if (err && errlen)
-        err[0] = '\0';
+    clear_err(err, errlen);
     memset(out, 0, sizeof(*out));
     if (!req)
         req = &none;
-    home = req->home ? req->home : getenv("HOME");
     /* Global, but config.h says this runs once from main before any thread
      * exists; every tree parsed here is deleted before the hooks go back. */
     cJSON_InitHooks(&hooks);
-
-    ret = load_env(&c, &found, err, errlen);
-    if (!ret && !found && req->credentials_file) {
-        ret = load_file(req->credentials_file, &c, err, errlen);
-        found = !ret;
-    }
-    if (!ret && !found && home && *home)
-        ret = load_profiles(req->profile, home, &c, &found, err, errlen);
-    if (!ret && !found) {
-        char what[300];
-
-        if (req->profile)
-            snprintf(what, sizeof(what), "profile '%s'", req->profile);
-        else
-            snprintf(what, sizeof(what), "a profile");
-        config_err(err, errlen,
-                   "no credentials found: set %s and %s, pass -o credentials=FILE, or add %s to "
-                   "%s/.dezai/credential.json",
-                   ENV_PUBLIC, ENV_PRIVATE, what, home && *home ? home : "~");
-        ret = -ENOENT;
-    }
-    /* DEZAI_PROJECT_ID and DEZAI_API_URL apply whatever source gave the keys:
-     * interface.md lists DEZAI_API_URL as the api_url option's environment
-     * form, not as part of the env keys, and the environment outranks files
-     * throughout the resolution order (as AWS_REGION outranks a profile's
-     * region). Explicit -o project_id= / api_url= are main's to apply on top. */
+    ret = load_sources(req, req->home ? req->home : getenv("HOME"), &c, err, errlen);
     if (!ret)
-        ret = env_override(ENV_PROJECT, &c.project_id, err, errlen);
+        ret = env_override("DEZAI_PROJECT_ID", "UCLOUD_PROJECT_ID", &c.project_id, err, errlen);
     if (!ret)
-        ret = env_override(ENV_API_URL, &c.api_url, err, errlen);
-
+        ret = env_override("DEZAI_API_URL", "UCLOUD_API_BASE_URL", &c.api_url, err, errlen);
     cJSON_InitHooks(NULL);
     if (ret) {
         config_credentials_clear(&c);
@@ -591,6 +732,18 @@ void config_credentials_clear(struct credentials *c)
     explicit_bzero(c, sizeof(*c));
 }
 
+int config_check_private_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd =
+        trust_open(path, "credentials file", TRUST_PRIVATE | TRUST_STICKY_DIR_OK, &st, err, errlen);
+
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
 /* The value is wiped in place before unsetenv: the strings from execve live
  * on in this process's memory and in /proc/<pid>/environ, which other
  * processes of the same user can read. Wiping a string glibc allocated for a
@@ -606,6 +759,8 @@ static void scrub_one(const char *name)
 
 void config_scrub_environment(void)
 {
-    scrub_one(ENV_PRIVATE);
-    scrub_one(ENV_PUBLIC);
+    for (size_t i = 0; i < sizeof(env_pairs) / sizeof(env_pairs[0]); i++) {
+        scrub_one(env_pairs[i].priv);
+        scrub_one(env_pairs[i].pub);
+    }
 }

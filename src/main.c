@@ -28,10 +28,13 @@
 #include "http.h"
 #include "listing.h"
 #include "log.h"
+#include "recovery.h"
 #include "retry.h"
 #include "urls.h"
 
 #define DEFAULT_API_URL "https://api.dezai.com/"
+#define DEFAULT_TIMEOUT 30
+#define DEFAULT_RETRIES 5
 
 struct options {
     char *api_url;
@@ -47,6 +50,8 @@ struct options {
     int show_all;
     unsigned url_ttl;
     unsigned dir_ttl;
+    /* UINT_MAX = not given: the profile's timeout_sec / max_retry_times,
+     * else the defaults above. */
     unsigned timeout;
     unsigned retries;
     unsigned max_conns;
@@ -99,46 +104,58 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 static void usage(const char *prog)
 {
-    printf(
-        "usage: %s [options] MOUNTPOINT\n"
-        "       %s [options] SOURCE MOUNTPOINT   (mount(8)/fstab form; SOURCE is a profile\n"
-        "                                        name or \"umongofs\")\n\n"
-        "Mounts the managed-MongoDB backups of a Dezai account as a read-only tree:\n"
-        "MOUNTPOINT/<region>/<cluster>/<backup>\n\n"
-        "general options:\n"
-        "    -h, --help             print this help and exit\n"
-        "    -V, --version          print the version and exit\n"
-        "    -f                     stay in the foreground\n"
-        "    -d                     debug output (implies -f)\n"
-        "    -s                     single-threaded\n"
-        "    -o opt[,opt...]        mount options, below\n\n"
-        "umongofs options:\n"
-        "    -o api_url=URL         API endpoint (default " DEFAULT_API_URL ", env DEZAI_API_URL)\n"
-        "    -o profile=NAME        profile in ~/.dezai (default: the active one, else default)\n"
-        "    -o credentials=FILE    JSON file {\"public_key\": ..., \"private_key\": ...}, mode "
-        "600\n"
-        "    -o project_id=ID       ProjectId sent with every call (default: the profile's)\n"
-        "    -o regions=R1:R2       show only these regions (default: all)\n"
-        "    -o intranet            download through IntranetAddress\n"
-        "    -o url_ttl=SEC         lifetime asked for download URLs (default 3600)\n"
-        "    -o dir_ttl=SEC         how long a listing is trusted (default 60)\n"
-        "    -o show_all            also show unfinished backups (size 0, unreadable)\n"
-        "    -o timeout=SEC         longest a stalled request may hang before a retry (default "
-        "30)\n"
-        "    -o retries=N           retries of a failed request before an error (default 5)\n"
-        "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
-        "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
-        "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
-        "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
-        "    -o cache_size=SIZE     memory for prefetched blocks, all files together (default "
-        "256M)\n"
-        "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
-        "    -o allow_other         let other users see the mount\n"
-        "    -o auto_unmount        unmount when the process dies\n\n"
-        "credentials, first match wins: DEZAI_PUBLIC_KEY + DEZAI_PRIVATE_KEY in the\n"
-        "environment; -o credentials=FILE; ~/.dezai/credential.json and config.json.\n"
-        "Unmount with: fusermount3 -u MOUNTPOINT\n",
-        prog, prog);
+    printf("usage: %s [options] MOUNTPOINT\n"
+           "       %s [options] SOURCE MOUNTPOINT   (mount(8)/fstab form; SOURCE is a profile\n"
+           "                                        name or \"umongofs\")\n\n"
+           "Mounts the managed-MongoDB backups of a Dezai account as a read-only tree:\n"
+           "MOUNTPOINT/<region>/<cluster>/<backup>\n\n"
+           "general options:\n"
+           "    -h, --help             print this help and exit\n"
+           "    -V, --version          print the version and exit\n"
+           "    -f                     stay in the foreground\n"
+           "    -d                     debug output (implies -f)\n"
+           "    -s                     single-threaded\n"
+           "    -o opt[,opt...]        mount options, below\n\n"
+           "umongofs options:\n"
+           "    -o api_url=URL         API endpoint (default: env DEZAI_API_URL, else\n"
+           "                           UCLOUD_API_BASE_URL, else the profile's base_url,\n"
+           "                           else " DEFAULT_API_URL ")\n"
+           "    -o profile=NAME        profile in ~/.dezai or ~/.ucloud (default: env\n"
+           "                           DEZAI_PROFILE, else UCLOUD_PROFILE, else the active\n"
+           "                           one, else default)\n"
+           "    -o credentials=FILE    JSON file {\"public_key\": ..., \"private_key\": ...},\n"
+           "                           mode 600\n"
+           "    -o project_id=ID       ProjectId sent with every call (default: env\n"
+           "                           DEZAI_PROJECT_ID, else UCLOUD_PROJECT_ID, else the\n"
+           "                           profile's)\n"
+           "    -o regions=R1:R2       show only these regions (default: all)\n"
+           "    -o intranet            download through IntranetAddress\n"
+           "    -o url_ttl=SEC         lifetime asked for download URLs (default 3600)\n"
+           "    -o dir_ttl=SEC         how long a listing is trusted (default 60)\n"
+           "    -o show_all            also show unfinished backups (size 0, unreadable)\n"
+           "    -o timeout=SEC         longest a stalled request may hang before a retry\n"
+           "                           (default: the profile's timeout_sec, else 30)\n"
+           "    -o retries=N           retries of a failed request before an error\n"
+           "                           (default: the profile's max_retry_times, else 5)\n"
+           "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
+           "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
+           "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
+           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
+           "    -o cache_size=SIZE     memory for prefetched blocks, all files together (default "
+           "256M)\n"
+           "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
+           "    -o allow_other         let other users see the mount\n"
+           "    -o auto_unmount        unmount when the process dies\n\n"
+           "credentials, first match wins:\n"
+           "    1. DEZAI_PUBLIC_KEY + DEZAI_PRIVATE_KEY in the environment\n"
+           "    2. UCLOUD_PUBLIC_KEY + UCLOUD_PRIVATE_KEY in the environment\n"
+           "    3. -o credentials=FILE\n"
+           "    4. ~/.dezai/credential.json + config.json; where ~/.dezai has no keys,\n"
+           "       ~/.ucloud/credential.json + config.json (upstream CLI)\n"
+           "Those files and their directories must belong to you or root and not be\n"
+           "writable by group or others; files holding keys must be mode 600.\n\n"
+           "Unmount with: fusermount3 -u MOUNTPOINT\n",
+           prog, prog);
 }
 
 /* "2M", "512K", "1048576" -> bytes; 0 on error. */
@@ -181,6 +198,14 @@ static int list_call(void *ctx, const char *action, const struct api_param *p, s
                      cJSON **out)
 {
     return api_call(ctx, action, p, n, quick ? 0 : -1, out, NULL);
+}
+
+/* Reading a restore-window xattr asks once, without retries: a getfattr
+ * must not wait out a retry schedule. */
+static int recovery_call(void *ctx, const char *action, const struct api_param *p, size_t n,
+                         cJSON **out, struct api_error *err)
+{
+    return api_call(ctx, action, p, n, 0, out, err);
 }
 
 /* One call of the start-up check. Wrong keys or a dead endpoint must fail
@@ -365,8 +390,8 @@ int main(int argc, char *argv[])
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     struct options o = {.url_ttl = 3600,
                         .dir_ttl = 60,
-                        .timeout = 30,
-                        .retries = 5,
+                        .timeout = UINT_MAX,
+                        .retries = UINT_MAX,
                         .max_conns = 8,
                         .uid = UINT_MAX,
                         .gid = UINT_MAX,
@@ -376,6 +401,7 @@ int main(int argc, char *argv[])
     struct api_client *api = NULL;
     struct catalog *cat = NULL;
     struct urls *urls = NULL;
+    struct recovery *recovery = NULL;
     struct http_pool *data_http = NULL;
     struct fuse *fuse = NULL;
     char **regions = NULL;
@@ -431,7 +457,7 @@ int main(int argc, char *argv[])
         goto out;
     }
 
-    /* Credentials: env, credentials=FILE, then the profile files. */
+    /* Credentials: env, credentials=FILE, then the profile files (config.h). */
     const char *profile = o.profile;
     if (!profile && source && strcmp(source, "umongofs") != 0)
         profile = source;
@@ -441,6 +467,10 @@ int main(int argc, char *argv[])
         goto out;
     }
     config_scrub_environment();
+    if (o.timeout == UINT_MAX)
+        o.timeout = cred.timeout_sec > 0 ? (unsigned)cred.timeout_sec : DEFAULT_TIMEOUT;
+    if (o.retries == UINT_MAX)
+        o.retries = cred.max_retry_times >= 0 ? (unsigned)cred.max_retry_times : DEFAULT_RETRIES;
     /* A copy: cred is wiped before the mount, and api_url is logged after. */
     api_url = strdup(o.api_url ? o.api_url : cred.api_url ? cred.api_url : DEFAULT_API_URL);
     if (!api_url)
@@ -468,18 +498,21 @@ int main(int argc, char *argv[])
     cat = api ? catalog_new(&co) : NULL;
     struct urls_opts uo = {.api = api, .ttl = o.url_ttl, .intranet = o.intranet};
     urls = api ? urls_new(&uo) : NULL;
+    struct recovery_source rs = {recovery_call, api};
+    recovery = api ? recovery_new(&rs, o.dir_ttl) : NULL;
     struct http_opts ho = {.timeout_s = o.timeout,
                            .connect_timeout_s = o.timeout < 10 ? o.timeout : 10,
                            .max_handles = o.max_conns + 8, /* workers + foreground reads */
                            .cafile = o.cafile,
                            .follow_redirects = 1};
     data_http = http_pool_new(&ho);
-    if (!api || !cat || !urls || !data_http)
+    if (!api || !cat || !urls || !recovery || !data_http)
         goto oom;
     config_credentials_clear(&cred);
 
     struct fs_ctx fsc = {.catalog = cat,
                          .urls = urls,
+                         .recovery = recovery,
                          .data_http = data_http,
                          .reader_opts = {.http = data_http,
                                          .workers = o.max_conns,
@@ -546,6 +579,7 @@ out:
     free(cmd.mountpoint);
     fuse_opt_free_args(&args);
     urls_free(&urls);
+    recovery_free(&recovery);
     catalog_free(&cat);
     api_free(&api);
     http_pool_free(&data_http);
