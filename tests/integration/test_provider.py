@@ -118,9 +118,13 @@ def _failing_mount(tmp_path, emu, options=(), keys=("demo-public-key", "demo-pri
     mnt.mkdir(exist_ok=True)
     argv = [umongofs_bin(), "-f", "-o", ",".join(["api_url=" + emu.api_url] + list(options)),
             str(mnt)]
-    r, took = run_oneshot(argv, clean_env(keys, home=str(tmp_path)), timeout=60)
-    if is_mounted(str(mnt)):
-        fusermount_unmount(str(mnt), lazy=True)
+    try:
+        r, took = run_oneshot(argv, clean_env(keys, home=str(tmp_path)), timeout=60)
+    finally:  # even when it timed out: never leave a mount behind
+        left = is_mounted(str(mnt))
+        if left:
+            fusermount_unmount(str(mnt), lazy=True)
+    if left:
         pytest.fail("a failed mount left %s mounted" % mnt)
     lines = [ln for ln in r.stderr.decode(errors="replace").splitlines() if ln.strip()]
     return r.returncode, took, lines
