@@ -78,6 +78,11 @@ int api_parse_answer(const char *body, size_t len, long http_status, cJSON **out
 char *api_request_body(const struct api_client *c, const char *action,
                        const struct api_param *params, size_t n);
 
+/* Locks the private key's pages in memory (never swapped). api_new does it;
+ * a process that forks (daemonizes) afterwards calls it again in the child,
+ * since memory locks are not inherited. Best effort. */
+void api_protect_key(struct api_client *c);
+
 /* Counters since api_new (for logs and tests). */
 unsigned long api_calls_made(const struct api_client *c);
 

@@ -2,13 +2,27 @@
  *
  * Owns every node, its name, inode number and attributes, and the listings
  * behind them, each trusted for dir_ttl seconds. Listings come from a source
- * (the API client in the daemon, canned answers in unit tests). Nodes live
- * until catalog_free, so inode numbers stay stable for the same entry within
- * a mount: an entry that leaves a listing and comes back keeps its number.
+ * (the API client in the daemon, canned answers in unit tests). Inode
+ * numbers are never reused within a mount, and an entry that leaves a
+ * listing and comes back keeps its number if it returns while its node is
+ * still kept (README, "Names, attributes, errors": among the most recent
+ * 1024 departures of its directory, and within gone_ttl). A number whose
+ * node was dropped leads nowhere: calls taking an inode ignore it.
  *
- * Thread-safe: any FUSE thread may call any function. Listing calls run
- * without the lock held; concurrent requests for the same directory wait for
- * one refresh instead of each calling the API.
+ * Stale while revalidate: a directory listed before is answered from the
+ * cache at once, however old; when it is older than dir_ttl a background
+ * worker refreshes it (one refresh at a time per directory, a single attempt
+ * each), and later calls see the new listing. Only a directory never listed
+ * makes callers wait; concurrent callers wait for one listing and share its
+ * result. When the API stops answering (the source returns -ETIMEDOUT for
+ * several calls in a row) a circuit breaker opens: cold listings fail with
+ * -EIO at once instead of each waiting a timeout, cached ones are still
+ * served, and one call every breaker_cooldown seconds probes whether the API
+ * is back. Opening and closing are logged, once each.
+ *
+ * Thread-safe: any FUSE thread may call any function. Internally one mutex
+ * guards all state; it is never held while calling the source or a fill
+ * callback, so a hung API call blocks nobody but the thread making it.
  */
 #ifndef UMONGOFS_CATALOG_H
 #define UMONGOFS_CATALOG_H
@@ -21,10 +35,13 @@
 #include "api.h"
 
 /* Where listings come from: call(ctx, action, params, n, quick, &answer)
- * returns 0 with a cJSON answer the catalog frees, or a negative errno.
- * quick: the catalog has an older listing to fall back on, so one attempt
- * is enough (no retries): a dead API must not hold every stale directory on
- * the way to a file for a whole retry schedule each. */
+ * returns 0 with a cJSON answer the catalog frees, or a negative errno:
+ * -ETIMEDOUT when no answer came at all (network failure, timeout), which
+ * is what the circuit breaker counts; any other errno when an answer came,
+ * even a broken one. Called from FUSE threads and the catalog's
+ * refresh threads at once. quick: one attempt is enough (no retries): the
+ * catalog has an older listing to fall back on, or the API has just failed
+ * to answer. */
 struct catalog_source {
     int (*call)(void *ctx, const char *action, const struct api_param *params, size_t n, bool quick,
                 cJSON **out);
@@ -36,6 +53,10 @@ struct catalog_opts {
     unsigned dir_ttl;           /* seconds a listing is trusted */
     bool show_all;              /* also list unfinished backups/packages */
     const char *const *regions; /* NULL-terminated filter, NULL = all */
+    unsigned breaker_failures;  /* unanswered calls in a row that open the breaker; 0 = 3 */
+    unsigned breaker_cooldown;  /* seconds between probes while open; 0 = 10 */
+    unsigned gone_ttl;          /* seconds a departed entry's node is kept for its
+                                   return at most; 0 = max(600, 2 x dir_ttl) */
 };
 
 enum cat_kind {
@@ -75,12 +96,18 @@ struct cat_object {
 
 struct catalog;
 
-/* NULL on allocation failure. The source must outlive the catalog. */
+/* NULL on allocation failure. The source must outlive the catalog. The
+ * refresh threads start at the first stale listing, so a process may fork
+ * (daemonize) after catalog_new, as long as no listing went stale before;
+ * were no thread to start, stale listings would be refreshed by their
+ * caller (one attempt). catalog_free waits for the background refreshes
+ * under way: at most one attempt of the source's each. */
 struct catalog *catalog_new(const struct catalog_opts *opts);
 void catalog_free(struct catalog **c);
 
 /* Resolve path ("/", "/cn-bj2/orders", ...). 0, -ENOENT, or the listing's
- * error (-EACCES, -EIO) when a directory on the way could not be listed. */
+ * error (-EACCES, -EIO) when a directory on the way had never been listed
+ * and could not be (a directory listed before is served from the cache). */
 int catalog_stat(struct catalog *c, const char *path, struct cat_stat *st);
 
 /* Calls fill for each entry of the directory at path (not "." / "..").
@@ -114,7 +141,20 @@ bool catalog_object_seen(struct catalog *c, uint64_t ino, uint64_t size, const c
 int catalog_getxattr(struct catalog *c, const char *path, const char *name, char *buf, size_t size);
 int catalog_listxattr(struct catalog *c, const char *path, char *buf, size_t size);
 
-/* Drops every cached listing so the next access lists again. */
+/* Marks every cached listing stale: the next access to each directory
+ * refreshes it (in the background, as for any stale listing). */
 void catalog_invalidate(struct catalog *c);
+
+/* Waits until no background refresh is queued or running (tests; the
+ * refreshes started meanwhile are waited for too). */
+void catalog_settle(struct catalog *c);
+
+/* What the catalog holds now (tests, figures). */
+struct catalog_counts {
+    size_t nodes;  /* every node, live or gone, the root included */
+    size_t gone;   /* of which gone: kept for their inode numbers */
+    bool api_down; /* the circuit breaker is open */
+};
+void catalog_counts(struct catalog *c, struct catalog_counts *out);
 
 #endif

@@ -20,10 +20,28 @@
 #include "recovery.h"
 #include "urls.h"
 
+/* Requests the kernel may have in flight in the background: async page
+ * cache reads and (libfuse turns on async direct I/O) direct reads. */
+#define FS_MAX_BACKGROUND 64
+
+/* libfuse answers each request on one worker thread, and a read stuck on a
+ * dead or dripping store holds its worker for the whole retry schedule. With
+ * libfuse's default of 10 workers, 10 stuck reads left none for getattr or
+ * readdir (issue 6, finding 7: `stat` of a listed directory took 14 s).
+ * Bounding the blocked reads below the worker count cannot help with the
+ * high-level API: a read waiting for its turn still holds a worker. So the
+ * worker limit is set above what reads can take: all FS_MAX_BACKGROUND
+ * background reads, plus FS_SPARE_WORKERS for the requests the kernel does
+ * not count as background (metadata, open, release, and the synchronous
+ * single-page read it retries after a failed readahead). Idle workers cost
+ * a stack and a buffer each, mostly untouched memory. */
+#define FS_SPARE_WORKERS 64
+#define FS_WORKERS       (FS_MAX_BACKGROUND + FS_SPARE_WORKERS)
+
 struct fs_ctx {
     struct catalog *catalog;
     struct urls *urls;
-    struct recovery *recovery; /* restore windows; NULL = none shown */
+    struct recovery *recovery;   /* restore windows; NULL = none shown */
     struct http_pool *data_http; /* object-store connections */
     struct reader_pool_opts reader_opts;
     struct reader_pool *readers; /* started by init(), after daemonizing */

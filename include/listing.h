@@ -82,6 +82,11 @@ void listing_free_clusters(struct listing_cluster **p, size_t n);
 void listing_free_backups(struct listing_backup **p, size_t n);
 void listing_free_logs(struct listing_log **p, size_t n);
 
+/* Each frees one record's strings (they become NULL; the record stays), so a
+ * caller done with part of a listing can give its memory back early. */
+void listing_clear_backup(struct listing_backup *b);
+void listing_clear_log(struct listing_log *l);
+
 /* True when s is a usable provider id (see above). */
 bool listing_valid_id(const char *s);
 

@@ -25,14 +25,19 @@ void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(prin
 #define log_debug(...)  log_msg(LOG_DEBUG, __VA_ARGS__)
 
 /* Copies url into buf without its query string and fragment ("...?<redacted>"),
- * truncating to n bytes. Returns buf. */
+ * escaped as log_escape does, truncating to n bytes. Returns buf. */
 const char *log_redact_url(const char *url, char *buf, size_t n);
 
-/* Copies untrusted text (a provider Message, a backup name) into buf for a
- * log line: control characters, DEL and the Unicode direction overrides
- * (U+202A..U+202E, U+2066..U+2069) become \xNN / \u{NNNN}, so the text can
- * neither forge a line nor reorder what a terminal shows. Truncates to n
- * bytes (never inside an escape). Returns buf. */
+/* Copies untrusted text (a provider Message, a backup name, a user's path)
+ * into buf for a log line: control characters (C0, DEL, C1) and bytes that
+ * are not UTF-8 become \xNN, or \u{NNNN} for a multi-byte character; so do
+ * the line and paragraph separators (U+2028, U+2029) and the Unicode
+ * direction controls (U+202A..U+202E, U+2066..U+2069). The text can then
+ * neither forge a line nor reorder or recolour what a terminal shows.
+ * Ordinary UTF-8 is copied as is. Truncates to n bytes (never inside an
+ * escape or a character). Returns buf.
+ * log_msg applies it to every whole line as well; calling it at the call
+ * site keeps one argument's truncation from eating the rest of the line. */
 const char *log_escape(const char *text, char *buf, size_t n);
 
 #endif

@@ -2,7 +2,9 @@
  *
  * Pure functions, no I/O, any thread. The rules (README, "Names, attributes,
  * errors"): '/', NUL, control characters (0x01-0x1f, 0x7f) and bytes that are not valid
- * UTF-8 become '_'; "", "." and ".." are never produced; a name is at most
+ * UTF-8 become '_' (one per byte); C1 controls (U+0080-U+009F), U+2028,
+ * U+2029 and the direction controls (U+202A-U+202E, U+2066-U+2069) become
+ * '_' (one per character); "", "." and ".." are never produced; a name is at most
  * NAMES_MAX bytes, cut on a UTF-8 character boundary. Within one directory,
  * entries whose safe names are equal (or equal a reserved name such as "oplog"
  * or "logs") each get "~ID" appended, so a name changes only when the entry is

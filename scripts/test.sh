@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The second command in the README and what CI runs: installs what is
 # missing, builds, then runs every test: unit tests (plain and under
-# ASan/UBSan), a short fuzz of the listing parsers, and the integration
-# suite on real FUSE mounts against the emulator, with the daemon as built
-# and then with the sanitized daemon.
+# ASan/UBSan, the read path's also under TSan), a short fuzz of the parsers
+# (listings, API answers, config files, object-store headers), and the
+# integration suite on real FUSE mounts against the emulator, with the
+# daemon as built and then with the sanitized daemon.
 # Ends with pytest's summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +23,41 @@ meson test -C build --print-errorlogs --suite unit
 echo "== unit tests under ASan/UBSan"
 meson test -C build-asan --print-errorlogs --suite unit
 
-echo "== fuzzing the listing parsers (${FUZZ_SECONDS:-20} s)"
+# The read path is where the threads meet (readers, prefetch workers, the
+# shared block budget): its unit tests also run under ThreadSanitizer.
+echo "== the read path under ThreadSanitizer"
+[ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread "${werror[@]}" >/dev/null
+meson compile -C build-tsan tests/unit/test_reader tests/unit/test_http
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs test_reader test_http
+
+# fuzz NAME SOURCE...: builds tests/unit/fuzz_NAME.c with the given sources
+# instrumented (whatever else they call comes from the plain build's core
+# library) and runs it from its seeds in tests/unit/corpus/NAME for
+# FUZZ_SECONDS. New inputs go to build/fuzz-corpus, never into the seeds.
+fuzz() {
+    local name=$1 fz=build/fuzz_$1 work=build/fuzz-corpus/$1 log=build/fuzz_$1.log
+    shift
+    # shellcheck disable=SC2046
+    clang -std=gnu11 -D_GNU_SOURCE -DUMONGOFS_VERSION='"fuzz"' -g -O1 \
+        -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -Iinclude \
+        "$@" "tests/unit/fuzz_$name.c" \
+        build/libumongofs-core.a $(pkg-config --libs libcjson libcurl libcrypto) -lpthread -o "$fz"
+    mkdir -p "$work"
+    if ! "$fz" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=0 \
+        -dict=tests/unit/corpus/json.dict "$work" "tests/unit/corpus/$name" >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "fuzz_$name failed (reproducer in the log above; full log: $log)"
+        return 1
+    fi
+    echo "fuzz_$name: $(grep -E 'DONE' "$log" | tail -n 1)"
+}
+
+echo "== fuzzing the parsers (${FUZZ_SECONDS:-10} s each)"
 if command -v clang >/dev/null 2>&1; then
-    fz=build/fuzz_listing
-    clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-        src/listing.c src/names.c src/log.c tests/unit/fuzz_listing.c -lcjson -o "$fz"
-    "$fz" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 2>&1 | tail -n 2
+    fuzz listing src/listing.c src/names.c
+    fuzz api src/api.c
+    fuzz config src/config.c src/trust.c
+    fuzz http src/http_parse.c
 else
     echo "clang not installed: fuzzing skipped"
 fi

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "http.h"
@@ -35,12 +37,41 @@ static void set_error(struct api_error *e, long retcode, const char *fmt, ...)
 struct api_client {
     char *url;
     char *public_key;
-    char *private_key;
+    char *private_key; /* on pages of its own: see secret_dup */
+    size_t private_cap;
     char *project_id;
     unsigned retries;
     struct http_pool *pool;
     atomic_ulong calls;
 };
+
+/* The private key lives as long as the client, so it gets pages of its own
+ * that are left out of core dumps (main makes the whole process
+ * non-dumpable; this still holds with fs.suid_dumpable=2 or a dump taken
+ * as root) and locked out of swap by api_protect_key. The mapping is
+ * inherited by fork (fuse_daemonize), the lock is not. */
+static char *secret_dup(const char *s, size_t *cap)
+{
+    size_t len = strlen(s) + 1;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = page > 0 ? (len + (size_t)page - 1) / (size_t)page * (size_t)page : len;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, n, MADV_DONTDUMP); /* best effort, like the lock */
+    memcpy(p, s, len);
+    *cap = n;
+    return p;
+}
+
+void api_protect_key(struct api_client *c)
+{
+    /* Best effort: without CAP_IPC_LOCK or room in RLIMIT_MEMLOCK the key
+     * still works, it may just reach swap. */
+    if (c && c->private_key && mlock(c->private_key, c->private_cap) != 0)
+        log_debug("the private key could not be locked in memory: %s", strerror(errno));
+}
 
 struct api_client *api_new(const struct api_opts *o)
 {
@@ -49,7 +80,7 @@ struct api_client *api_new(const struct api_opts *o)
         return NULL;
     c->url = strdup(o->url);
     c->public_key = strdup(o->public_key);
-    c->private_key = strdup(o->private_key);
+    c->private_key = secret_dup(o->private_key, &c->private_cap);
     c->project_id = o->project_id && *o->project_id ? strdup(o->project_id) : NULL;
     c->retries = o->retries;
     struct http_opts ho = {.timeout_s = o->timeout_s,
@@ -62,6 +93,7 @@ struct api_client *api_new(const struct api_opts *o)
         api_free(&c);
         return NULL;
     }
+    api_protect_key(c);
     return c;
 }
 
@@ -70,11 +102,12 @@ void api_free(struct api_client **pc)
     struct api_client *c = *pc;
     if (!c)
         return;
-    if (c->private_key)
-        explicit_bzero(c->private_key, strlen(c->private_key));
+    if (c->private_key) {
+        explicit_bzero(c->private_key, c->private_cap);
+        munmap(c->private_key, c->private_cap); /* also ends the lock */
+    }
     free(c->url);
     free(c->public_key);
-    free(c->private_key);
     free(c->project_id);
     http_pool_free(&c->pool);
     free(c);

@@ -1,369 +1,85 @@
-/* catalog: the tree, its names and inodes, and the TTL cache of listings.
+/* catalog: listings, their TTL cache and refreshes, over the tree (tree.c).
  *
- * Shape (README, "What it is"): root -> regions -> clusters -> backups, plus batch
- * directories (sharded clusters), oplog/ and logs/ inside a cluster. A
- * cluster listing (two API calls) fills the cluster and all the directories
- * below it at once, so those have no listing of their own.
- *
- * A refresh builds a list of "specs" (what the directory should hold) without
- * the lock, then merges it under the lock: children are matched to existing
- * nodes by key (the provider's id), so nodes, and with them inode numbers,
- * survive refreshes; names are recomputed by names_assign and children are
- * kept sorted by name for binary search.
+ * A directory's listing is fetched without the lock, turned into specs
+ * (spec.c), then merged into the tree under the lock. A directory listed
+ * before is served from the cache at once, even when stale: a stale one is
+ * handed to a background worker, one refresh at a time per directory, and
+ * the next access sees the result. Only a directory never listed (cold) makes
+ * its caller wait, for one listing shared by everyone who asks meanwhile.
+ * A circuit breaker (breaker.h) notices when the API stops answering and
+ * then fails cold listings at once instead of making each wait a timeout.
  */
 #include "catalog.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "breaker.h"
 #include "listing.h"
 #include "log.h"
-#include "names.h"
 #include "spec.h"
+#include "tree.h"
 
-#define XATTR_PREFIX "user.umongofs."
+#define CAT_WORKERS          4     /* background refreshes running at once */
+#define CAT_BREAKER_FAILURES 3     /* unanswered calls in a row that open the breaker */
+#define CAT_BREAKER_COOLDOWN 10    /* seconds between probes while it is open */
+#define CAT_GONE_TTL_MIN     600   /* seconds: the least gone_ttl, whatever dir_ttl */
+#define CAT_TRIM_ENTRIES     10000 /* listings this big give their memory back */
 
-struct node {
-    uint64_t ino;
-    enum cat_kind kind;
-    struct node *parent;
-    char *key;  /* identity within the parent: an id, or "oplog"/"logs" */
-    char *name; /* current display name */
-    bool gone;  /* left its listing; kept so the inode stays valid */
-
-    /* directories */
-    struct node **children; /* sorted by name */
-    size_t n_children;
-    struct node **gone_kids; /* children that left the listing, to revive by key */
-    size_t n_gone;
-    bool listed;
-    bool refreshing;
-    unsigned refresh_gen; /* counts finished refreshes */
-    int refresh_err;      /* result of the last one */
-    time_t listed_at;
-
-    /* attributes */
-    uint64_t size;
-    bool size_verified;
-    char *etag; /* as the store said at the last open, NULL before */
-    bool readable;
-    int64_t mtime;
-
-    /* download / listing identity */
-    char *region;
-    char *zone;
-    char *cluster_id;
-    char *object_id;
-
-    struct xattr *xattrs;
-    size_t n_xattrs;
-};
-
+/* Lock order: c->lock is the catalog's only lock. It is never held while
+ * calling the source (the network), a readdir fill callback, or joining a
+ * thread. Every node (tree.h) is guarded by it. */
 struct catalog {
-    pthread_mutex_t lock;
-    pthread_cond_t refreshed;
+    /* Set by catalog_new, read-only afterwards (no lock needed). */
     struct catalog_source src;
     unsigned dir_ttl;
     bool show_all;
     char **regions; /* NULL-terminated or NULL */
     int64_t mount_time;
 
-    struct node **by_ino; /* by_ino[ino] */
-    size_t n_ino, cap_ino;
-    struct node *root;
+    pthread_mutex_t lock;
+    /* Guarded by lock: */
+    pthread_t workers[CAT_WORKERS]; /* started on first need, not by catalog_new: */
+    unsigned n_workers;             /* the daemon forks (fuse_daemonize) after it */
+    pid_t workers_pid;              /* the process they run in */
+    pthread_cond_t refreshed;       /* a refresh ended or a queued one was dropped */
+    pthread_cond_t work;            /* the queue got a directory, or stopping */
+    struct tree tree;
+    uint64_t *queue; /* inodes of stale directories for the workers (a ring) */
+    size_t q_head, q_len, q_cap;
+    unsigned bg_running; /* refreshes the workers are running */
+    bool stopping;
+    struct breaker breaker;
 };
 
-/* ---------- small helpers ---------- */
+/* What a listing call needs, copied out of the tree: the node's strings may
+ * be replaced (or the node freed) while the lock is dropped. */
+struct snap {
+    enum cat_kind kind;
+    char *region, *zone, *cluster_id;
+    bool sharded;
+};
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
 
 static char *xstrdup(const char *s)
 {
     return s ? strdup(s) : NULL;
 }
 
-static bool is_dir_kind(enum cat_kind k)
-{
-    return k == CAT_ROOT || k == CAT_REGION || k == CAT_CLUSTER || k == CAT_BATCH ||
-           k == CAT_OPLOGDIR || k == CAT_LOGSDIR;
-}
-
-/* ---------- nodes ---------- */
-
-static struct node *node_new(struct catalog *c, enum cat_kind kind, struct node *parent)
-{
-    if (c->n_ino >= c->cap_ino) {
-        size_t ncap = c->cap_ino ? c->cap_ino * 2 : 256;
-        struct node **t = realloc(c->by_ino, ncap * sizeof(*t));
-        if (!t)
-            return NULL;
-        memset(t + c->cap_ino, 0, (ncap - c->cap_ino) * sizeof(*t));
-        c->by_ino = t;
-        c->cap_ino = ncap;
-    }
-    struct node *n = calloc(1, sizeof(*n));
-    if (!n)
-        return NULL;
-    n->ino = c->n_ino;
-    n->kind = kind;
-    n->parent = parent;
-    n->readable = true;
-    c->by_ino[c->n_ino++] = n;
-    return n;
-}
-
-static void node_free(struct node *n)
-{
-    free(n->key);
-    free(n->name);
-    free(n->children);
-    free(n->gone_kids);
-    free(n->etag);
-    free(n->region);
-    free(n->zone);
-    free(n->cluster_id);
-    free(n->object_id);
-    xattrs_free(n->xattrs, n->n_xattrs);
-    free(n);
-}
-
-static void node_stat(const struct node *n, struct cat_stat *st)
-{
-    st->ino = n->ino;
-    st->kind = n->kind;
-    st->is_dir = is_dir_kind(n->kind);
-    st->readable = n->readable;
-    st->size = st->is_dir ? 0 : n->size;
-    st->mtime = n->mtime;
-    unsigned subdirs = 0;
-    for (size_t i = 0; i < n->n_children; i++)
-        subdirs += is_dir_kind(n->children[i]->kind);
-    st->nlink = st->is_dir ? 2 + subdirs : 1;
-}
-
-static int cmp_child_name(const void *a, const void *b)
-{
-    const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
-    return strcmp(x->name, y->name);
-}
-
-static struct node *child_by_name(const struct node *dir, const char *name, size_t len)
-{
-    size_t lo = 0, hi = dir->n_children;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const char *mn = dir->children[mid]->name;
-        int r = strncmp(name, mn, len);
-        if (r == 0)
-            r = mn[len] == '\0' ? 0 : -1;
-        if (r == 0)
-            return dir->children[mid];
-        if (r < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
-/* A listed directory shows its newest child's time; after d's children
- * changed, recompute d and its ancestors (their newest child may be d). */
-static void update_dir_times(struct node *d)
-{
-    for (; d && d->n_children; d = d->parent) {
-        int64_t newest = 0;
-        for (size_t i = 0; i < d->n_children; i++)
-            if (d->children[i]->mtime > newest)
-                newest = d->children[i]->mtime;
-        d->mtime = newest;
-    }
-}
-
-/* ---------- merge a spec list into a directory (lock held) ---------- */
-
-/* n left its parent's listing. It keeps its inode (and its own children,
- * so a directory that comes back revives theirs too) until the parent lists
- * it again. */
-static int mark_gone(struct node *parent, struct node *n)
-{
-    struct node **t = realloc(parent->gone_kids, (parent->n_gone + 1) * sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    parent->gone_kids = t;
-    t[parent->n_gone++] = n;
-    n->gone = true;
-    n->listed = false;
-    return 0;
-}
-
-/* A child that left dir's listing earlier and now comes back, or NULL. */
-static struct node *revive(struct node *dir, const char *key, enum cat_kind kind)
-{
-    for (size_t i = 0; i < dir->n_gone; i++) {
-        struct node *g = dir->gone_kids[i];
-        if (g->kind == kind && strcmp(g->key, key) == 0) {
-            dir->gone_kids[i] = dir->gone_kids[--dir->n_gone];
-            return g;
-        }
-    }
-    return NULL;
-}
-
-static int cmp_node_key(const void *a, const void *b)
-{
-    const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
-    return strcmp(x->key, y->key);
-}
-
-/* Moves the attributes of s into n (s keeps its key, name and subs). */
-static void node_take_spec(struct node *n, struct spec *s)
-{
-#define TAKE(f)                                                                                    \
-    do {                                                                                           \
-        free(n->f);                                                                                \
-        n->f = s->f;                                                                               \
-        s->f = NULL;                                                                               \
-    } while (0)
-    TAKE(region);
-    TAKE(zone);
-    TAKE(cluster_id);
-    TAKE(object_id);
-#undef TAKE
-    xattrs_free(n->xattrs, n->n_xattrs);
-    n->xattrs = s->xattrs;
-    n->n_xattrs = s->n_xattrs;
-    s->xattrs = NULL;
-    s->n_xattrs = 0;
-    if (!n->size_verified)
-        n->size = s->size;
-    n->readable = s->readable;
-    /* A directory that has been listed shows its newest child's time. */
-    if (!(is_dir_kind(n->kind) && n->n_children))
-        n->mtime = s->mtime;
-}
-
-/* Gives every spec its final name (names[i], malloc'd). */
-static int assign_names(const struct node *dir, const struct spec *specs, size_t n, char **names)
-{
-    static const char *const cluster_reserved[] = {"oplog", "logs", NULL};
-    const char **raw = calloc(n + 1, sizeof(*raw));
-    const char **ids = calloc(n + 1, sizeof(*ids));
-    size_t *idx = calloc(n + 1, sizeof(*idx));
-    char **assigned = calloc(n + 1, sizeof(*assigned));
-    int rc = -ENOMEM;
-    if (!raw || !ids || !idx || !assigned)
-        goto out;
-    /* oplog/ and logs/ keep their plain names; entries named like them get
-     * the id suffix (they are reserved in every cluster directory). */
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (specs[i].kind == CAT_OPLOGDIR || specs[i].kind == CAT_LOGSDIR) {
-            names[i] = strdup(specs[i].kind == CAT_OPLOGDIR ? "oplog" : "logs");
-            if (!names[i])
-                goto out;
-            continue;
-        }
-        raw[m] = specs[i].raw_name;
-        ids[m] = specs[i].id;
-        idx[m++] = i;
-    }
-    rc = names_assign(raw, ids, m, dir->kind == CAT_CLUSTER ? cluster_reserved : NULL, assigned);
-    if (rc == 0)
-        for (size_t k = 0; k < m; k++)
-            names[idx[k]] = assigned[k];
-out:
-    free(raw);
-    free(ids);
-    free(idx);
-    free(assigned);
-    return rc;
-}
-
-static int apply_specs(struct catalog *c, struct node *dir, struct spec *specs, size_t n,
-                       time_t now)
-{
-    int rc = -ENOMEM;
-    struct node **kids = calloc(n + 1, sizeof(*kids));
-    char **names = calloc(n + 1, sizeof(*names));
-    size_t n_old = dir->n_children;
-    struct node **old = malloc((n_old + 1) * sizeof(*old));
-    bool *used = calloc(n_old + 1, sizeof(*used));
-    if (!kids || !names || !old || !used)
-        goto out;
-    rc = assign_names(dir, specs, n, names);
-    if (rc)
-        goto out;
-    rc = -ENOMEM;
-
-    /* Match by key against the current children so nodes (and inodes) survive. */
-    if (n_old) {
-        memcpy(old, dir->children, n_old * sizeof(*old));
-        qsort(old, n_old, sizeof(*old), cmp_node_key);
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct node *k = NULL;
-        struct node probe = {.key = specs[i].key}, *pp = &probe;
-        struct node **hit = n_old ? bsearch(&pp, old, n_old, sizeof(*old), cmp_node_key) : NULL;
-        if (hit && !used[hit - old] && (*hit)->kind == specs[i].kind) {
-            k = *hit;
-            used[hit - old] = true;
-        } else if ((k = revive(dir, specs[i].key, specs[i].kind)) != NULL) {
-            /* back in the listing: same node, same inode */
-        } else {
-            k = node_new(c, specs[i].kind, dir);
-            if (!k)
-                goto out;
-            k->key = specs[i].key;
-            specs[i].key = NULL;
-        }
-        k->gone = false;
-        free(k->name);
-        k->name = names[i];
-        names[i] = NULL;
-        node_take_spec(k, &specs[i]);
-        kids[i] = k;
-        if (is_dir_kind(k->kind) && k->kind != CAT_REGION && k->kind != CAT_CLUSTER) {
-            /* batch/oplog/logs: filled by this same listing */
-            rc = apply_specs(c, k, specs[i].sub, specs[i].n_sub, now);
-            if (rc)
-                goto out;
-            rc = -ENOMEM;
-            k->listed = true;
-            k->listed_at = now;
-        }
-    }
-    for (size_t i = 0; i < n_old; i++)
-        if (!used[i] && mark_gone(dir, old[i]) != 0)
-            goto out;
-
-    qsort(kids, n, sizeof(*kids), cmp_child_name);
-    free(dir->children);
-    dir->children = kids;
-    dir->n_children = n;
-    kids = NULL;
-    update_dir_times(dir);
-    rc = 0;
-out:
-    if (names)
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-    free(names);
-    free(old);
-    free(used);
-    free(kids);
-    return rc;
-}
-
-/* ---------- building specs from listings (no lock) ---------- */
-
-static int call_source(struct catalog *c, const char *action, const struct api_param *p, size_t n,
-                       bool quick, cJSON **out)
-{
-    return c->src.call(c->src.ctx, action, p, n, quick, out);
-}
+/* ---------- fetching listings (no lock) ---------- */
 
 /* A parser's verdict, logged: an answer without its list is the provider's
  * fault and the user sees EIO, so say why. */
@@ -379,13 +95,13 @@ static int list_root(struct catalog *c, bool quick, struct spec **out, size_t *n
     cJSON *j = NULL;
     struct listing_region *r = NULL;
     size_t n = 0;
-    int rc = call_source(c, "GetRegion", NULL, 0, quick, &j);
+    int rc = c->src.call(c->src.ctx, "GetRegion", NULL, 0, quick, &j);
     if (!rc)
         rc = parsed(listing_parse_regions(j, &r, &n), "GetRegion");
+    cJSON_Delete(j);
     if (!rc)
         rc = spec_regions(r, n, (const char *const *)c->regions, c->mount_time, out, n_out);
     listing_free_regions(&r, n);
-    cJSON_Delete(j);
     return rc;
 }
 
@@ -396,17 +112,279 @@ static int list_region(struct catalog *c, const char *region, bool quick, struct
     struct listing_cluster *l = NULL;
     size_t n = 0;
     struct api_param p[] = {{"Region", region}};
-    int rc = call_source(c, "ListUMongoDBInstances", p, 1, quick, &j);
+    int rc = c->src.call(c->src.ctx, "ListUMongoDBInstances", p, 1, quick, &j);
     if (!rc)
         rc = parsed(listing_parse_clusters(j, &l, &n), "ListUMongoDBInstances");
-    if (!rc)
-        rc = spec_clusters(region, l, n, c->mount_time, out, n_out);
-    listing_free_clusters(&l, n);
     cJSON_Delete(j);
+    if (!rc)
+        rc = spec_clusters(l, n, c->mount_time, out, n_out);
+    listing_free_clusters(&l, n);
     return rc;
 }
 
-/* ---------- refresh (takes and drops the lock) ---------- */
+/* Each answer is parsed, then freed whole before anything else is built
+ * from it (and before the next call): what is kept of a big listing is then
+ * allocated into the answer's freed memory, not scattered through it, and
+ * the rest can go back to the system (refresh_cleanup). */
+static int list_cluster(struct catalog *c, const struct snap *sn, bool quick, bool cold,
+                        struct spec **s, size_t *n)
+{
+    struct api_param p[] = {
+        {"Region", sn->region}, {"Zone", sn->zone}, {"ClusterId", sn->cluster_id}};
+    cJSON *j = NULL;
+    struct listing_backup *b = NULL;
+    struct listing_log *l = NULL;
+    size_t nb = 0, nl = 0;
+    int rc = c->src.call(c->src.ctx, "ListUMongoDBBackup", p, 3, quick, &j);
+    if (!rc)
+        rc = parsed(listing_parse_backups(j, &b, &nb), "ListUMongoDBBackup");
+    cJSON_Delete(j);
+    j = NULL;
+    if (!rc) {
+        rc = c->src.call(c->src.ctx, "ListUMongoDBLogPackage", p, 3, quick, &j);
+        /* Keys allowed to list backups but not log packages still see the
+         * backups, without logs/. Once listed, a refusal fails the refresh
+         * like any other error, so logs/ does not vanish on a passing fault. */
+        if (rc == -EACCES && cold) {
+            log_warn("cluster %s: no permission to list log packages", sn->cluster_id);
+            rc = 0;
+        } else if (!rc) {
+            rc = parsed(listing_parse_logs(j, &l, &nl), "ListUMongoDBLogPackage");
+        }
+        cJSON_Delete(j);
+    }
+    if (!rc)
+        rc = spec_cluster_dir(&(struct spec_owner){sn->region, sn->zone, sn->cluster_id},
+                              sn->sharded, c->show_all, b, nb, l, nl, s, n);
+    listing_free_backups(&b, nb);
+    listing_free_logs(&l, nl);
+    return rc;
+}
+
+/* The specs of sn's directory, named and sorted: all the work that needs no lock. */
+static int fetch(struct catalog *c, const struct snap *sn, bool quick, bool cold, struct spec **s,
+                 size_t *n)
+{
+    int rc;
+    if (sn->kind == CAT_ROOT)
+        rc = list_root(c, quick, s, n);
+    else if (!sn->region)
+        rc = -ENOMEM;
+    else if (sn->kind == CAT_REGION)
+        rc = list_region(c, sn->region, quick, s, n);
+    else if (!sn->zone || !sn->cluster_id)
+        rc = -ENOMEM;
+    else
+        rc = list_cluster(c, sn, quick, cold, s, n);
+    return rc ? rc : spec_name_all(*s, *n, sn->kind == CAT_CLUSTER);
+}
+
+/* Frees what a refresh leaves behind, without the lock. A listing of a
+ * million backups passes through 1.5 GB of parsed answer, and glibc keeps
+ * freed memory in the heap of the thread that used it (each refresh thread
+ * and FUSE thread has its own): without the trim the daemon would stay at
+ * the peak of its biggest listing, once per thread. */
+static void refresh_cleanup(struct spec *s, size_t n, struct node *evicted)
+{
+    tree_free_evicted(evicted);
+    /* Counted before the specs go; trimmed after. */
+    size_t total = n;
+    for (size_t i = 0; s && i < n && total < CAT_TRIM_ENTRIES; i++)
+        total += s[i].n_sub;
+    specs_free(s, n);
+#ifdef __GLIBC__
+    if (total >= CAT_TRIM_ENTRIES)
+        malloc_trim(0);
+#endif
+}
+
+/* ---------- refreshing a directory (lock held, dropped meanwhile) ---------- */
+
+static void snap_take(const struct node *d, struct snap *sn)
+{
+    *sn = (struct snap){.kind = (enum cat_kind)d->kind};
+    if (d->kind == CAT_REGION)
+        sn->region = xstrdup(d->id);
+    if (d->kind == CAT_CLUSTER) {
+        sn->region = xstrdup(d->parent->id);
+        sn->zone = xstrdup(d->dir->zone);
+        sn->cluster_id = xstrdup(d->id);
+        sn->sharded = d->dir->sharded;
+    }
+}
+
+static void snap_clear(struct snap *sn)
+{
+    free(sn->region);
+    free(sn->zone);
+    free(sn->cluster_id);
+}
+
+static bool is_stale(const struct catalog *c, const struct node *d, time_t now)
+{
+    return now - d->dir->listed_at >= (time_t)c->dir_ttl;
+}
+
+/* Tells the breaker how a call went; logs when it opens or closes. */
+static void breaker_record(struct catalog *c, enum breaker_verdict v, int rc)
+{
+    enum breaker_outcome o = rc == -ETIMEDOUT ? BREAKER_NO_ANSWER
+                             : rc == -ENOMEM  ? BREAKER_NEUTRAL
+                                              : BREAKER_ANSWERED;
+    switch (breaker_done(&c->breaker, v, o, mono_now())) {
+    case BREAKER_OPENED:
+        log_warn("the API did not answer %u calls in a row: listings not cached yet fail at "
+                 "once (EIO) for %us at a time; cached listings are served",
+                 c->breaker.failures, c->breaker.cooldown);
+        break;
+    case BREAKER_CLOSED:
+        log_notice("the API answers again: listings are fetched as usual");
+        break;
+    default:
+        break;
+    }
+}
+
+/* Merges a fetched listing (or its failure) into d and wakes the waiters. */
+static int refresh_done(struct catalog *c, struct node *d, int rc, struct spec *s, size_t n)
+{
+    time_t now = time(NULL);
+    if (rc == 0) {
+        rc = tree_apply(&c->tree, d, s, n, now);
+        d->dir->listed = true;
+        d->dir->listed_at = now;
+    }
+    if (rc && d->dir->listed) {
+        /* Stale beats failing: keep serving the old listing, retry soon. */
+        log_warn("%s: listing refresh failed (%s); serving the previous listing", d->name,
+                 strerror(-rc));
+        time_t retry_in = c->dir_ttl < 5 ? c->dir_ttl : 5;
+        d->dir->listed_at = now - (time_t)c->dir_ttl + retry_in;
+        rc = 0;
+    }
+    d->dir->refreshing = false;
+    d->dir->refresh_gen++;
+    d->dir->refresh_err = rc;
+    return rc;
+}
+
+/* Lists d, cold (a caller waits) or in the background. Called and returns
+ * with the lock held; drops it for the calls. d may be freed meanwhile:
+ * callers look their nodes up again by inode afterwards. */
+static int refresh(struct catalog *c, struct node *d, bool cold, enum breaker_verdict v)
+{
+    struct snap sn;
+    struct spec *s = NULL;
+    size_t n = 0;
+    uint64_t ino = d->ino;
+    /* A stale listing to fall back on, or an API already not answering:
+     * one attempt, no retry schedule. */
+    bool quick = !cold || v == BREAKER_PROBE || breaker_suspect(&c->breaker);
+    snap_take(d, &sn);
+    d->dir->refreshing = true;
+    pthread_mutex_unlock(&c->lock);
+
+    int rc = fetch(c, &sn, quick, cold, &s, &n);
+
+    pthread_mutex_lock(&c->lock);
+    breaker_record(c, v, rc);
+    if (rc == -ETIMEDOUT)
+        rc = -EIO;
+    d = tree_find(&c->tree, ino);
+    rc = d ? refresh_done(c, d, rc, s, n) : -ENOENT;
+    struct node *evicted = tree_take_evicted(&c->tree);
+    pthread_cond_broadcast(&c->refreshed);
+    pthread_mutex_unlock(&c->lock);
+    refresh_cleanup(s, n, evicted);
+    snap_clear(&sn);
+    pthread_mutex_lock(&c->lock);
+    return rc;
+}
+
+/* ---------- background refreshes ---------- */
+
+static void *worker_main(void *arg);
+
+/* The number of refresh workers running in this process, starting them if
+ * none is. Threads do not survive a fork: those of a parent are forgotten. */
+static unsigned workers_running(struct catalog *c)
+{
+    if (c->n_workers && c->workers_pid == getpid())
+        return c->n_workers;
+    c->n_workers = 0;
+    c->workers_pid = getpid();
+    for (unsigned i = 0; i < CAT_WORKERS; i++)
+        if (pthread_create(&c->workers[c->n_workers], NULL, worker_main, c) == 0)
+            c->n_workers++;
+    return c->n_workers;
+}
+
+/* Hands stale d to the workers unless it is on its way already. False when
+ * no worker thread can run: the caller refreshes d itself then. */
+static bool kick(struct catalog *c, struct node *d)
+{
+    struct dir *dd = d->dir;
+    if (dd->refreshing || dd->queued || c->stopping ||
+        !breaker_would_admit(&c->breaker, mono_now()))
+        return true;
+    if (!workers_running(c))
+        return false;
+    if (c->q_len == c->q_cap) {
+        size_t ncap = c->q_cap ? c->q_cap * 2 : 64;
+        uint64_t *q = malloc(ncap * sizeof(*q));
+        if (!q)
+            return true; /* served stale; the next access tries again */
+        for (size_t i = 0; i < c->q_len; i++)
+            q[i] = c->queue[(c->q_head + i) % c->q_cap];
+        free(c->queue);
+        c->queue = q;
+        c->q_cap = ncap;
+        c->q_head = 0;
+    }
+    c->queue[(c->q_head + c->q_len++) % c->q_cap] = d->ino;
+    dd->queued = true;
+    pthread_cond_signal(&c->work);
+    return true;
+}
+
+/* One queued directory: refreshed if it still exists, is still stale and
+ * the breaker lets the call through. Lock held. */
+static void work_one(struct catalog *c, uint64_t ino)
+{
+    struct node *d = tree_find(&c->tree, ino);
+    if (!d || !d->dir)
+        return;
+    d->dir->queued = false;
+    if (d->gone || !d->dir->listed || d->dir->refreshing || !is_stale(c, d, time(NULL)))
+        return;
+    enum breaker_verdict v = breaker_admit(&c->breaker, mono_now());
+    if (v == BREAKER_REFUSE)
+        return;
+    c->bg_running++;
+    refresh(c, d, false, v);
+    c->bg_running--;
+}
+
+static void *worker_main(void *arg)
+{
+    struct catalog *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->stopping && c->q_len == 0)
+            pthread_cond_wait(&c->work, &c->lock);
+        if (c->stopping)
+            break;
+        uint64_t ino = c->queue[c->q_head];
+        c->q_head = (c->q_head + 1) % c->q_cap;
+        c->q_len--;
+        work_one(c, ino);
+        pthread_cond_broadcast(&c->refreshed); /* catalog_settle */
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* ---------- looking things up (lock held) ---------- */
 
 /* The directory whose listing fills d: batch/oplog/logs are filled by their cluster. */
 static struct node *listing_owner(struct node *d)
@@ -415,135 +393,68 @@ static struct node *listing_owner(struct node *d)
                                                                                        : d;
 }
 
-static int fetch_cluster(struct catalog *c, const struct node *snap, bool sharded, bool cold,
-                         struct spec **s, size_t *n)
+/* d has never been listed (or came back after leaving its parent's
+ * listing): list it now, or wait for whoever does, and share the result. */
+static int list_cold(struct catalog *c, struct node *d)
 {
-    struct api_param p[] = {
-        {"Region", snap->region}, {"Zone", snap->zone}, {"ClusterId", snap->cluster_id}};
-    cJSON *jb = NULL, *jl = NULL;
-    struct listing_backup *b = NULL;
-    struct listing_log *l = NULL;
-    size_t nb = 0, nl = 0;
-    int rc = call_source(c, "ListUMongoDBBackup", p, 3, !cold, &jb);
-    if (!rc)
-        rc = parsed(listing_parse_backups(jb, &b, &nb), "ListUMongoDBBackup");
-    if (!rc) {
-        rc = call_source(c, "ListUMongoDBLogPackage", p, 3, !cold, &jl);
-        /* Keys allowed to list backups but not log packages still see the
-         * backups, without logs/. Once listed, a refusal fails the refresh
-         * like any other error, so logs/ does not vanish on a passing fault. */
-        if (rc == -EACCES && cold) {
-            log_warn("cluster %s: no permission to list log packages", snap->cluster_id);
-            rc = 0;
-        } else if (!rc) {
-            rc = parsed(listing_parse_logs(jl, &l, &nl), "ListUMongoDBLogPackage");
-        }
-    }
-    if (!rc)
-        rc = spec_cluster_dir(&(struct spec_owner){snap->region, snap->zone, snap->cluster_id},
-                              sharded, c->show_all, b, nb, l, nl, s, n);
-    listing_free_backups(&b, nb);
-    listing_free_logs(&l, nl);
-    cJSON_Delete(jb);
-    cJSON_Delete(jl);
-    return rc;
-}
-
-static bool xattr_is(const struct node *n, const char *name, const char *value)
-{
-    for (size_t i = 0; i < n->n_xattrs; i++)
-        if (strcmp(n->xattrs[i].name, name) == 0)
-            return strcmp(n->xattrs[i].value, value) == 0;
-    return false;
-}
-
-/* Makes sure d's listing is fresh. Called and returns with c->lock held; drops
- * it while talking to the API. Serves the old listing when a refresh fails. */
-static int ensure_listed(struct catalog *c, struct node *d)
-{
-    d = listing_owner(d);
-    bool waited = false;
-    unsigned gen = d->refresh_gen;
-    while (d->refreshing) {
-        waited = true;
+    uint64_t ino = d->ino;
+    unsigned gen = d->dir->refresh_gen;
+    while (d->dir->refreshing) {
         pthread_cond_wait(&c->refreshed, &c->lock);
+        if (!(d = tree_find(&c->tree, ino)))
+            return -ENOENT;
+        /* Someone else's listing: its answer is ours too, even a failure
+         * (retrying in turn would multiply the time to an error). */
+        if (d->dir->refresh_gen != gen)
+            return d->dir->listed ? 0 : d->dir->refresh_err;
     }
-    if (d->gone)
-        return -ENOENT;
-    /* We waited for someone else's refresh: its answer is ours too, even a
-     * failure (retrying in turn would multiply the time to an error). */
-    if (waited && d->refresh_gen != gen && d->refresh_err)
-        return d->refresh_err;
-    time_t now = time(NULL);
-    if (d->listed && (now - d->listed_at < (time_t)c->dir_ttl || (waited && d->refresh_gen != gen)))
+    if (d->dir->listed)
         return 0;
+    enum breaker_verdict v = breaker_admit(&c->breaker, mono_now());
+    if (v == BREAKER_REFUSE)
+        return -EIO; /* the API is not answering: say so now, not after a timeout */
+    return refresh(c, d, true, v);
+}
 
-    d->refreshing = true;
-    /* Copy what the calls need: the node's strings may be replaced meanwhile. */
-    struct node snap = {.kind = d->kind,
-                        .region = xstrdup(d->region),
-                        .zone = xstrdup(d->zone),
-                        .cluster_id = xstrdup(d->cluster_id)};
-    bool sharded = xattr_is(d, "cluster_type", "SharedCluster");
-    bool cold = !d->listed;
-    pthread_mutex_unlock(&c->lock);
-
-    struct spec *s = NULL;
-    size_t n = 0;
-    int rc;
-    if (d->kind == CAT_ROOT)
-        rc = list_root(c, !cold, &s, &n);
-    else if (d->kind == CAT_REGION)
-        rc = snap.region ? list_region(c, snap.region, !cold, &s, &n) : -ENOMEM;
+/* Makes sure *np's listing is there: served as it is when fresh or stale
+ * (a stale one gets a background refresh), listed first when cold. *np is
+ * looked up again afterwards: it may have gone, or been freed. */
+static int ensure_listed(struct catalog *c, struct node **np)
+{
+    uint64_t ino = (*np)->ino;
+    struct node *d = listing_owner(*np);
+    uint64_t owner = d->ino;
+    if ((*np)->gone || d->gone)
+        return -ENOENT;
+    int rc = 0;
+    if (d->dir->listed && (!is_stale(c, d, time(NULL)) || kick(c, d)))
+        return 0;
+    if (d->dir->listed) /* no thread to hand it to: the old way, one attempt */
+        rc = refresh(c, d, false, breaker_admit(&c->breaker, mono_now()));
     else
-        rc = (snap.region && snap.zone && snap.cluster_id)
-                 ? fetch_cluster(c, &snap, sharded, cold, &s, &n)
-                 : -ENOMEM;
-    free(snap.region);
-    free(snap.zone);
-    free(snap.cluster_id);
-
-    pthread_mutex_lock(&c->lock);
-    now = time(NULL);
-    if (rc == 0) {
-        rc = apply_specs(c, d, s, n, now);
-        if (rc == 0) {
-            d->listed = true;
-            d->listed_at = now;
-        }
-    }
-    if (rc && d->listed) {
-        /* Stale beats failing: keep serving the old listing, retry soon. */
-        log_warn("listing refresh failed (%s); serving the previous listing", strerror(-rc));
-        time_t retry_in = c->dir_ttl < 5 ? c->dir_ttl : 5;
-        d->listed_at = now - (time_t)c->dir_ttl + retry_in;
-        rc = 0;
-    }
-    d->refreshing = false;
-    d->refresh_gen++;
-    d->refresh_err = rc;
-    pthread_cond_broadcast(&c->refreshed);
-    pthread_mutex_unlock(&c->lock);
-    specs_free(s, n);
-    pthread_mutex_lock(&c->lock);
+        rc = list_cold(c, d);
+    *np = tree_find(&c->tree, ino);
+    d = tree_find(&c->tree, owner);
+    if (!rc && (!*np || !d || (*np)->gone || d->gone))
+        rc = -ENOENT;
     return rc;
 }
 
-/* Walks path from the root, listing directories on the way. Lock held. */
+/* Walks path from the root, listing directories on the way. */
 static int resolve(struct catalog *c, const char *path, struct node **out)
 {
-    struct node *n = c->root;
+    struct node *n = c->tree.root;
     const char *p = path;
     while (*p == '/')
         p++;
     while (*p) {
         size_t len = strcspn(p, "/");
-        if (!is_dir_kind(n->kind))
+        if (!n->dir)
             return -ENOTDIR;
-        int rc = ensure_listed(c, n);
+        int rc = ensure_listed(c, &n);
         if (rc)
             return rc;
-        struct node *k = child_by_name(n, p, len);
+        struct node *k = tree_child(n, p, len);
         if (!k)
             return -ENOENT;
         n = k;
@@ -559,6 +470,20 @@ static int resolve(struct catalog *c, const char *path, struct node **out)
 
 /* ---------- public ---------- */
 
+static int copy_regions(struct catalog *c, const char *const *regions)
+{
+    size_t k = 0;
+    while (regions[k])
+        k++;
+    c->regions = calloc(k + 1, sizeof(*c->regions));
+    if (!c->regions)
+        return -ENOMEM;
+    for (size_t i = 0; i < k; i++)
+        if (!(c->regions[i] = strdup(regions[i])))
+            return -ENOMEM;
+    return 0;
+}
+
 struct catalog *catalog_new(const struct catalog_opts *o)
 {
     struct catalog *c = calloc(1, sizeof(*c));
@@ -566,29 +491,20 @@ struct catalog *catalog_new(const struct catalog_opts *o)
         return NULL;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->refreshed, NULL);
+    pthread_cond_init(&c->work, NULL);
     c->src = o->source;
     c->dir_ttl = o->dir_ttl;
     c->show_all = o->show_all;
     c->mount_time = time(NULL);
-    c->n_ino = 1; /* inode 0 is never used; the root is 1 */
-    if (o->regions) {
-        size_t k = 0;
-        while (o->regions[k])
-            k++;
-        c->regions = calloc(k + 1, sizeof(*c->regions));
-        for (size_t i = 0; c->regions && i < k; i++)
-            if (!(c->regions[i] = strdup(o->regions[i])))
-                goto fail;
-        if (!c->regions)
-            goto fail;
-    }
-    c->root = node_new(c, CAT_ROOT, NULL);
-    if (!c->root)
-        goto fail;
-    c->root->key = strdup("/");
-    c->root->name = strdup("/");
-    c->root->mtime = c->mount_time;
-    if (!c->root->key || !c->root->name)
+    breaker_init(&c->breaker, o->breaker_failures ? o->breaker_failures : CAT_BREAKER_FAILURES,
+                 o->breaker_cooldown ? o->breaker_cooldown : CAT_BREAKER_COOLDOWN);
+    /* Long enough that an entry missing from one or two listings comes back
+     * with its inode, whatever dir_ttl is. */
+    time_t gone_ttl =
+        2 * (time_t)o->dir_ttl > CAT_GONE_TTL_MIN ? 2 * (time_t)o->dir_ttl : CAT_GONE_TTL_MIN;
+    if (o->gone_ttl)
+        gone_ttl = o->gone_ttl;
+    if ((o->regions && copy_regions(c, o->regions)) || tree_init(&c->tree, c->mount_time, gone_ttl))
         goto fail;
     return c;
 fail:
@@ -601,15 +517,24 @@ void catalog_free(struct catalog **pc)
     struct catalog *c = *pc;
     if (!c)
         return;
-    for (size_t i = 1; i < c->n_ino; i++)
-        node_free(c->by_ino[i]);
-    free(c->by_ino);
+    /* A worker in the middle of a call finishes it first (one attempt,
+     * bounded by the source's timeout). */
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->work);
+    unsigned n = c->workers_pid == getpid() ? c->n_workers : 0;
+    pthread_mutex_unlock(&c->lock);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(c->workers[i], NULL);
+    tree_free(&c->tree);
+    free(c->queue);
     if (c->regions)
         for (char **r = c->regions; *r; r++)
             free(*r);
     free(c->regions);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->refreshed);
+    pthread_cond_destroy(&c->work);
     free(c);
     *pc = NULL;
 }
@@ -620,37 +545,41 @@ int catalog_stat(struct catalog *c, const char *path, struct cat_stat *st)
     struct node *n;
     int rc = resolve(c, path, &n);
     if (!rc)
-        node_stat(n, st);
+        tree_stat(n, st);
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+/* Copies d's entries out, so fill runs without the lock (it may block on the kernel). */
+static int copy_entries(const struct node *d, char ***names, struct cat_stat **sts, size_t *n)
+{
+    *n = d->dir->n_kids;
+    *names = calloc(*n + 1, sizeof(**names));
+    *sts = calloc(*n + 1, sizeof(**sts));
+    if (!*names || !*sts)
+        return -ENOMEM;
+    for (size_t i = 0; i < *n; i++) {
+        tree_stat(d->dir->kids[i], &(*sts)[i]);
+        if (!((*names)[i] = strdup(d->dir->kids[i]->name)))
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 int catalog_readdir(struct catalog *c, const char *path, catalog_fill_fn fill, void *ctx)
 {
     pthread_mutex_lock(&c->lock);
     struct node *d;
-    int rc = resolve(c, path, &d);
-    if (!rc && !is_dir_kind(d->kind))
-        rc = -ENOTDIR;
-    if (!rc)
-        rc = ensure_listed(c, d);
     size_t n = 0;
     char **names = NULL;
     struct cat_stat *sts = NULL;
-    if (!rc) {
-        /* Copy out, then call fill without the lock (it may block on the kernel). */
-        n = d->n_children;
-        names = calloc(n + 1, sizeof(*names));
-        sts = calloc(n + 1, sizeof(*sts));
-        if (!names || !sts)
-            rc = -ENOMEM;
-        for (size_t i = 0; !rc && i < n; i++) {
-            names[i] = strdup(d->children[i]->name);
-            node_stat(d->children[i], &sts[i]);
-            if (!names[i])
-                rc = -ENOMEM;
-        }
-    }
+    int rc = resolve(c, path, &d);
+    if (!rc && !d->dir)
+        rc = -ENOTDIR;
+    if (!rc)
+        rc = ensure_listed(c, &d);
+    if (!rc)
+        rc = copy_entries(d, &names, &sts, &n);
     pthread_mutex_unlock(&c->lock);
     for (size_t i = 0; !rc && i < n; i++)
         if (fill(ctx, names[i], &sts[i]))
@@ -662,18 +591,21 @@ int catalog_readdir(struct catalog *c, const char *path, catalog_fill_fn fill, v
     return rc;
 }
 
-/* Copies n's identity into obj. Lock held. */
+/* Copies n's identity into obj. */
 static int object_copy(const struct node *n, struct cat_object *obj)
 {
+    const struct node *cl = tree_cluster_of(n);
+    if (!cl)
+        return -ENODATA;
     obj->ino = n->ino;
-    obj->kind = n->kind;
+    obj->kind = (enum cat_kind)n->kind;
     obj->size = n->size;
     obj->size_verified = n->size_verified;
     obj->readable = n->readable;
-    obj->region = xstrdup(n->region);
-    obj->zone = xstrdup(n->zone);
-    obj->cluster_id = xstrdup(n->cluster_id);
-    obj->object_id = xstrdup(n->object_id ? n->object_id : n->cluster_id);
+    obj->region = xstrdup(cl->parent->id);
+    obj->zone = xstrdup(cl->dir->zone);
+    obj->cluster_id = xstrdup(cl->id);
+    obj->object_id = xstrdup(n->id);
     return !obj->region || !obj->zone || !obj->cluster_id || !obj->object_id ? -ENOMEM : 0;
 }
 
@@ -686,7 +618,7 @@ static int object_at(struct catalog *c, const char *path, struct cat_object *obj
     int rc = resolve(c, path, &n);
     if (!rc && want_cluster && n->kind != CAT_CLUSTER)
         rc = -ENODATA;
-    else if (!rc && !want_cluster && is_dir_kind(n->kind))
+    else if (!rc && !want_cluster && n->dir)
         rc = -EISDIR;
     if (!rc)
         rc = object_copy(n, obj);
@@ -715,11 +647,19 @@ void catalog_object_clear(struct cat_object *o)
     memset(o, 0, sizeof(*o));
 }
 
+/* The file with inode ino, or NULL: a number the kernel still holds may
+ * belong to a node freed since (tree.h). Lock held. */
+static struct node *file_by_ino(struct catalog *c, uint64_t ino)
+{
+    struct node *n = tree_find(&c->tree, ino);
+    return n && !n->dir ? n : NULL;
+}
+
 void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size)
 {
     pthread_mutex_lock(&c->lock);
-    if (ino > 0 && ino < c->n_ino && !is_dir_kind(c->by_ino[ino]->kind)) {
-        struct node *n = c->by_ino[ino];
+    struct node *n = file_by_ino(c, ino);
+    if (n) {
         if (n->size != size)
             log_info("%s: object store length %" PRIu64 " replaces the listed %" PRIu64, n->name,
                      size, n->size);
@@ -733,9 +673,14 @@ bool catalog_object_seen(struct catalog *c, uint64_t ino, uint64_t size, const c
 {
     bool same = false;
     pthread_mutex_lock(&c->lock);
-    if (ino > 0 && ino < c->n_ino && !is_dir_kind(c->by_ino[ino]->kind)) {
-        struct node *n = c->by_ino[ino];
-        same = n->etag && n->size_verified && n->size == size && strcmp(n->etag, etag) == 0;
+    struct node *n = file_by_ino(c, ino);
+    if (n) {
+        /* Only a strong validator (an ETag, not "W/...") proves that bytes
+         * cached at an earlier open are the object's: without one, "" equals
+         * "" whatever changed. */
+        bool strong = etag[0] && strncmp(etag, "W/", 2) != 0;
+        same =
+            strong && n->etag && n->size_verified && n->size == size && strcmp(n->etag, etag) == 0;
         char *e = same ? NULL : strdup(etag);
         if (e) {
             free(n->etag);
@@ -752,24 +697,8 @@ int catalog_getxattr(struct catalog *c, const char *path, const char *name, char
     pthread_mutex_lock(&c->lock);
     struct node *n;
     int rc = resolve(c, path, &n);
-    if (!rc) {
-        rc = -ENODATA;
-        size_t plen = strlen(XATTR_PREFIX);
-        for (size_t i = 0; strncmp(name, XATTR_PREFIX, plen) == 0 && i < n->n_xattrs; i++) {
-            if (strcmp(name + plen, n->xattrs[i].name) != 0)
-                continue;
-            size_t len = strlen(n->xattrs[i].value);
-            if (size == 0)
-                rc = (int)len;
-            else if (len > size)
-                rc = -ERANGE;
-            else {
-                memcpy(buf, n->xattrs[i].value, len);
-                rc = (int)len;
-            }
-            break;
-        }
-    }
+    if (!rc)
+        rc = tree_getxattr(n, name, buf, size);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -779,21 +708,8 @@ int catalog_listxattr(struct catalog *c, const char *path, char *buf, size_t siz
     pthread_mutex_lock(&c->lock);
     struct node *n;
     int rc = resolve(c, path, &n);
-    if (!rc) {
-        size_t total = 0;
-        for (size_t i = 0; i < n->n_xattrs; i++)
-            total += strlen(XATTR_PREFIX) + strlen(n->xattrs[i].name) + 1;
-        if (size == 0) {
-            rc = (int)total;
-        } else if (total > size) {
-            rc = -ERANGE;
-        } else {
-            char *w = buf;
-            for (size_t i = 0; i < n->n_xattrs; i++)
-                w += sprintf(w, "%s%s", XATTR_PREFIX, n->xattrs[i].name) + 1;
-            rc = (int)total;
-        }
-    }
+    if (!rc)
+        rc = tree_listxattr(n, buf, size);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -801,7 +717,25 @@ int catalog_listxattr(struct catalog *c, const char *path, char *buf, size_t siz
 void catalog_invalidate(struct catalog *c)
 {
     pthread_mutex_lock(&c->lock);
-    for (size_t i = 1; i < c->n_ino; i++)
-        c->by_ino[i]->listed_at = 0;
+    for (size_t i = 0; c->tree.slot && i <= c->tree.mask; i++)
+        if (c->tree.slot[i] && c->tree.slot[i]->dir)
+            c->tree.slot[i]->dir->listed_at = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void catalog_settle(struct catalog *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->q_len || c->bg_running)
+        pthread_cond_wait(&c->refreshed, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void catalog_counts(struct catalog *c, struct catalog_counts *out)
+{
+    pthread_mutex_lock(&c->lock);
+    out->nodes = c->tree.n_nodes;
+    out->gone = c->tree.n_gone;
+    out->api_down = c->breaker.open;
     pthread_mutex_unlock(&c->lock);
 }

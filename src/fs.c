@@ -12,21 +12,40 @@
 
 #define FS_BLKSIZE (1u << 20) /* st_blksize: makes cp/cat issue 1 MiB reads */
 
-/* One open file. */
+/* One open file. Lock order: fs_ctx.files_lock, then the reader pool's. */
 struct fs_file {
     struct reader *reader;
     uint64_t ino;
-    struct fs_file *prev, *next; /* fs_ctx.files */
+    struct fs_file *prev, *next; /* fs_ctx.files; files_lock */
+    /* The object's version this file reads, as the store said at open: */
+    uint64_t size;            /* immutable after open */
+    char etag[HTTP_ETAG_MAX]; /* immutable after open; "" when none */
+    bool stale;               /* files_lock: a later open saw another version */
 };
 
-static void files_add(struct fs_ctx *c, struct fs_file *f)
+/* Adds f to the open files. An open file of the same inode that read
+ * another version of the object (another length or ETag) is stale from now
+ * on: its reads fail with EIO, since its pages would mix with the new
+ * version's in the page cache the inode shares. Returns true while any such
+ * file is open. */
+static bool files_add_version(struct fs_ctx *c, struct fs_file *f)
 {
+    bool older = false;
     pthread_mutex_lock(&c->files_lock);
+    for (struct fs_file *o = c->files; o; o = o->next) {
+        if (o->ino != f->ino || (!o->stale && o->size == f->size && !strcmp(o->etag, f->etag)))
+            continue;
+        if (!o->stale)
+            reader_invalidate(o->reader);
+        o->stale = true;
+        older = true;
+    }
     f->next = c->files;
     if (c->files)
         c->files->prev = f;
     c->files = f;
     pthread_mutex_unlock(&c->files_lock);
+    return older;
 }
 
 static void files_remove(struct fs_ctx *c, struct fs_file *f)
@@ -102,9 +121,10 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     cfg->attr_timeout = c->attr_timeout;
     cfg->negative_timeout = 0;
     cfg->nullpath_ok = 0;
-    /* Async reads through many background requests: the defaults (12) throttle us. */
-    conn->max_background = 64;
-    conn->congestion_threshold = 48;
+    /* Async reads through many background requests: the defaults (12)
+     * throttle us. main.c sizes the worker pool from this (fs.h). */
+    conn->max_background = FS_MAX_BACKGROUND;
+    conn->congestion_threshold = FS_MAX_BACKGROUND * 3 / 4;
     conn->max_readahead = 1u << 20;
     conn->want |= FUSE_CAP_ASYNC_READ;
     c->readers = reader_pool_new(&c->reader_opts);
@@ -195,7 +215,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
     }
     f->ino = u->obj.ino;
     uint64_t known = u->obj.size;
-    f->reader = reader_open(c->readers, url_for, u, url_ctx_free);
+    f->reader = reader_open(c->readers, known, url_for, u, url_ctx_free);
     if (!f->reader) {
         rc = -ENOMEM;
         goto fail;
@@ -206,16 +226,22 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
      * reads: the listing's size may be wrong (the kernel stops at st_size),
      * and the object may have changed since data was cached at an earlier
      * open. The first block fetched here serves the first read. */
-    uint64_t size = 0;
-    char etag[128];
-    rc = reader_probe(f->reader, &size, etag, sizeof(etag));
+    rc = reader_probe(f->reader, &f->size, f->etag, sizeof(f->etag));
     if (rc)
         goto fail;
-    fi->keep_cache = catalog_object_seen(c->catalog, f->ino, size, etag);
-    if (size != known) {
-        /* The kernel still holds the old size for this inode: read around
-         * its page cache so every byte reaches the reader, and make it ask
-         * for the attributes (st_size) again. */
+    uint64_t size = f->size;
+    bool older = files_add_version(c, f);
+    /* The page cache outlives an open only with a strong validator that
+     * matches the last open's (catalog_object_seen). While readers of an
+     * older version are open, this one reads around the cache (direct_io)
+     * so no new page reaches them, and records no ETag, so the first open
+     * after they are gone drops what they may have cached meanwhile. */
+    bool seen = catalog_object_seen(c->catalog, f->ino, size, older ? "" : f->etag);
+    fi->keep_cache = seen && http_etag_strong(f->etag) && !older;
+    if (size != known || older) {
+        /* The kernel still holds the old size (or pages of the old version)
+         * for this inode: read around its page cache so every byte reaches
+         * the reader, and make it ask for the attributes (st_size) again. */
         fi->direct_io = 1;
         fi->keep_cache = 0;
         /* Not with -s: invalidating waits for pages another request may
@@ -224,7 +250,6 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         if (!c->single_threaded)
             fuse_invalidate_path(fuse_get_context()->fuse, path);
     }
-    files_add(c, f);
     fi->fh = (uint64_t)(uintptr_t)f;
     return 0;
 fail:

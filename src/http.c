@@ -18,13 +18,20 @@
 #include <time.h>
 
 #include "log.h"
+#include "retry.h"
 
+#if LIBCURL_VERSION_NUM < 0x072000
+#error "libcurl 7.32.0 or newer is needed (XFERINFOFUNCTION, protocol restriction)"
+#endif
+
+/* Lock order: pool->lock is a leaf; nothing else is taken while holding it. */
 struct http_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    CURL **idle; /* stack of idle handles */
+    pthread_mutex_t lock; /* guards idle, n_idle, n_total */
+    pthread_cond_t cond;  /* a handle came back (CLOCK_MONOTONIC) */
+    CURL **idle;          /* stack of idle handles */
     unsigned n_idle;
     unsigned n_total; /* handles alive (idle + borrowed) */
+    /* Immutable after http_pool_new: */
     unsigned max;
     unsigned timeout_s;
     unsigned connect_timeout_s;
@@ -56,6 +63,9 @@ struct http_pool *http_pool_new(const struct http_opts *opts)
     p->max = opts->max_handles ? opts->max_handles : 8;
     p->idle = calloc(p->max, sizeof(*p->idle));
     p->cafile = opts->cafile ? strdup(opts->cafile) : NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (!p->idle || (opts->cafile && !p->cafile)) {
         free(p->idle);
         free(p->cafile);
@@ -67,7 +77,8 @@ struct http_pool *http_pool_new(const struct http_opts *opts)
     p->verbose = opts->verbose;
     p->follow_redirects = opts->follow_redirects;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
     return p;
 }
 
@@ -86,26 +97,41 @@ void http_pool_free(struct http_pool **pp)
     *pp = NULL;
 }
 
-static CURL *pool_borrow(struct http_pool *p)
+/* A handle, or NULL with *err: -ENOMEM, -ETIMEDOUT (every handle stayed busy
+ * until deadline_ms), -ECANCELED. Waits in slices so an abort is noticed. */
+static CURL *pool_borrow(struct http_pool *p, uint64_t deadline_ms, int *err)
 {
     CURL *h = NULL;
+    *err = 0;
     pthread_mutex_lock(&p->lock);
-    while (p->n_idle == 0 && p->n_total >= p->max)
-        pthread_cond_wait(&p->cond, &p->lock);
-    if (p->n_idle > 0) {
+    while (p->n_idle == 0 && p->n_total >= p->max && !*err) {
+        uint64_t now = retry_now_ms(), until = now + 1000;
+        if (retry_aborted())
+            *err = -ECANCELED;
+        else if (deadline_ms && now >= deadline_ms)
+            *err = -ETIMEDOUT;
+        if (*err)
+            break;
+        if (deadline_ms && deadline_ms < until)
+            until = deadline_ms;
+        struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
+        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+    }
+    if (!*err && p->n_idle > 0) {
         h = p->idle[--p->n_idle];
-    } else {
+    } else if (!*err) {
         h = curl_easy_init();
         if (h)
             p->n_total++;
+        else
+            *err = -ENOMEM;
     }
     pthread_mutex_unlock(&p->lock);
     return h;
 }
 
-/* broken: the handle saw a failure that may leave a bad connection; keeping
- * the handle is still fine (curl drops dead connections), so we only reset
- * the per-request options. */
+/* Keeping a handle after a failure is fine (curl drops dead connections);
+ * only the per-request options are reset, the error buffer included. */
 static void pool_return(struct http_pool *p, CURL *h)
 {
     curl_easy_reset(h);
@@ -115,162 +141,164 @@ static void pool_return(struct http_pool *p, CURL *h)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Stall detection. curl's LOW_SPEED_* averages speed over a window of
- * several seconds, so a burst followed by silence is noticed late; this
- * aborts a transfer that has moved no byte for timeout_s, measured from the
- * last byte. */
-struct stall_guard {
-    struct timespec last;
-    curl_off_t seen;
-    unsigned timeout_s;
+/* The progress guard of one transfer. curl's LOW_SPEED_* averages over a
+ * window of several seconds and lets 1 byte/s pass forever; this measures
+ * from the last byte (stall) and per timeout_s window from the first byte
+ * (minimum rate), and ends every transfer on retry_abort_all(). curl calls
+ * it at least once a second, even while nothing arrives. */
+struct guard {
+    bool slow; /* stopped for moving too few bytes */
+    unsigned timeout_ms;
+    unsigned min_rate;  /* bytes/s over each window, 0 = no minimum */
+    uint64_t last_ms;   /* when bytes last moved */
+    curl_off_t seen;    /* bytes moved so far */
+    uint64_t win_ms;    /* the current rate window began (0 = no byte yet) */
+    curl_off_t win_at;  /* bytes moved when it began */
+    const char *reason; /* why the guard stopped the transfer, NULL if it did not */
 };
 
-static int stall_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+static int guard_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
-    struct stall_guard *g = ud;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (dlnow + ulnow != g->seen) {
-        g->seen = dlnow + ulnow;
-        g->last = now;
-        return 0;
+    struct guard *g = ud;
+    uint64_t now = retry_now_ms();
+    curl_off_t moved = dlnow + ulnow;
+    if (retry_aborted()) {
+        g->reason = "cancelled: shutting down";
+        return 1;
     }
-    double idle = (double)(now.tv_sec - g->last.tv_sec) + (now.tv_nsec - g->last.tv_nsec) / 1e9;
-    if (idle >= g->timeout_s) {
-        snprintf(t_last_error, sizeof(t_last_error), "no data for %u s", g->timeout_s);
-        return 1; /* CURLE_ABORTED_BY_CALLBACK: retryable */
+    if (moved != g->seen) {
+        if (g->win_ms == 0) {
+            g->win_ms = now;
+            g->win_at = g->seen;
+        }
+        g->seen = moved;
+        g->last_ms = now;
+    }
+    if (now - g->last_ms >= g->timeout_ms) {
+        g->reason = "no data within the timeout";
+        return 1;
+    }
+    if (g->min_rate && g->win_ms && now - g->win_ms >= g->timeout_ms) {
+        uint64_t need = (uint64_t)g->min_rate * g->timeout_ms / 1000;
+        if ((uint64_t)(moved - g->win_at) < need) {
+            g->reason = "slower than the minimum transfer rate";
+            g->slow = true;
+            return 1;
+        }
+        g->win_ms = now;
+        g->win_at = moved;
     }
     return 0;
 }
 
-static void setup_common(struct http_pool *p, CURL *h, const char *url, struct stall_guard *g)
+/* Options every transfer gets. -EIO when the protocols cannot be restricted:
+ * a URL from an answer must never make us read a file or speak another
+ * protocol, so no transfer happens then. */
+static int setup_common(struct http_pool *p, CURL *h, const char *url, struct guard *g,
+                        char *errbuf)
 {
-    g->seen = 0;
-    g->timeout_s = p->timeout_s;
-    clock_gettime(CLOCK_MONOTONIC, &g->last);
+    g->timeout_ms = p->timeout_s * 1000u;
+    g->last_ms = retry_now_ms();
+    errbuf[0] = '\0';
+    CURLcode pc, rc;
+#if LIBCURL_VERSION_NUM >= 0x075500
+    pc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Never from https down to http: the URL carries a signature. */
+    rc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
+                          strncasecmp(url, "https:", 6) == 0 ? "https" : "http,https");
+#else
+    pc = curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    rc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
+                          strncasecmp(url, "https:", 6) == 0
+                              ? (long)CURLPROTO_HTTPS
+                              : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (pc != CURLE_OK || rc != CURLE_OK) {
+        snprintf(t_last_error, sizeof(t_last_error), "cannot restrict curl to http and https");
+        return -EIO;
+    }
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stall_check);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, guard_check);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, g);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)p->connect_timeout_s);
-    /* A transfer that moves less than 1 byte/s for timeout_s is stalled. */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)p->timeout_s);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (p->follow_redirects) {
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
     }
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    /* Never from https down to http: the URL carries a signature. */
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
-                     strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
-#endif
     curl_easy_setopt(h, CURLOPT_USERAGENT, "umongofs/" UMONGOFS_VERSION);
     if (p->cafile)
         curl_easy_setopt(h, CURLOPT_CAINFO, p->cafile);
     if (p->verbose)
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    return 0;
 }
 
-int http_status_errno(long status)
+/* errno for a failed transfer; the message goes to t_last_error. */
+static int transfer_errno(CURLcode c, const struct guard *g, const char *errbuf,
+                          uint64_t deadline_ms)
 {
-    if (status >= 200 && status < 300)
-        return 0;
-    switch (status) {
-    case 401:
-    case 403:
-        return -EACCES;
-    case 404:
-    case 410:
-        return -ENOENT;
-    case 416:
-        return -ERANGE;
-    case 408:
-    case 429:
-        return -EAGAIN;
-    default:
-        return status >= 500 ? -EAGAIN : -EIO;
+    const char *text = errbuf[0] ? errbuf : curl_easy_strerror(c);
+    if (c == CURLE_ABORTED_BY_CALLBACK && g->reason)
+        text = g->reason;
+    snprintf(t_last_error, sizeof(t_last_error), "%s", text);
+    if (retry_aborted())
+        return -ECANCELED;
+    /* curl's own timer (set from the deadline) may fire a little early. */
+    uint64_t slack = c == CURLE_OPERATION_TIMEDOUT ? 100 : 0;
+    if (deadline_ms && retry_now_ms() + slack >= deadline_ms) {
+        snprintf(t_last_error, sizeof(t_last_error), "deadline passed (%s)", text);
+        return -ETIMEDOUT;
     }
-}
-
-static int curl_errno(CURLcode c)
-{
+    if (c == CURLE_ABORTED_BY_CALLBACK && g->slow)
+        return -ETIME;
     switch (c) {
     case CURLE_OK:
         return 0;
     case CURLE_OUT_OF_MEMORY:
         return -ENOMEM;
-    case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
+        return -EPROTONOSUPPORT;
+    case CURLE_URL_MALFORMAT:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_PEER_FAILED_VERIFICATION:
         return -EIO; /* retrying will not help */
     default:
-        return -EAGAIN; /* connect, resolve, timeout, partial file, recv errors */
+        return -EAGAIN; /* connect, resolve, timeout, partial file, recv errors, guard */
     }
 }
 
 /* ---- ranged GET ---- */
 
 struct range_ctx {
-    CURL *h;
+    uint64_t off;
+    size_t len;
     char *dst;
-    size_t len;        /* room in dst */
-    size_t written;    /* bytes stored in dst */
-    uint64_t skip;     /* body bytes still to drop (server ignored Range) */
-    uint64_t want_off; /* first byte wanted */
-    long status;       /* status of the reply being received */
-    int full;          /* dst filled: stop the transfer */
-    int overflow;      /* a 206 carried more than asked */
-    struct http_object *obj;
-    uint64_t cr_start; /* Content-Range start, UINT64_MAX if none */
-    uint64_t clen;     /* Content-Length, UINT64_MAX if none */
+    struct http_answer ans;
+    struct http_plan plan;
+    int verdict;     /* http_answer_plan's, 1 until the headers are complete */
+    const char *why; /* -EPROTO: what was wrong */
+    uint64_t body;   /* body bytes received */
+    size_t written;  /* bytes stored in dst */
+    bool full;       /* every wanted byte is in: stopped on purpose */
+    bool overflow;   /* a 206 carried more than its Content-Range */
 };
 
 static size_t range_header(char *line, size_t size, size_t nitems, void *ud)
 {
     struct range_ctx *c = ud;
     size_t n = size * nitems;
-    char tmp[256];
-    size_t k = n < sizeof(tmp) - 1 ? n : sizeof(tmp) - 1;
-    memcpy(tmp, line, k);
-    tmp[k] = '\0';
-    tmp[strcspn(tmp, "\r\n")] = '\0';
-
-    if (strncmp(tmp, "HTTP/", 5) == 0) {
-        /* A new reply (after a redirect or 100-continue): forget the old one. */
-        c->cr_start = UINT64_MAX;
-        c->clen = UINT64_MAX;
-        c->obj->total = HTTP_UNKNOWN_SIZE;
-        c->obj->etag[0] = '\0';
-        return n;
-    }
-    if (strncasecmp(tmp, "content-range:", 14) == 0) {
-        const char *v = tmp + 14;
-        v += strspn(v, " \t");
-        unsigned long long a, b, t;
-        /* Lengths past INT64_MAX cannot be a file's st_size: treat as unknown. */
-        if (sscanf(v, "bytes %llu-%llu/%llu", &a, &b, &t) == 3) {
-            c->cr_start = a;
-            c->obj->total = t <= INT64_MAX ? t : HTTP_UNKNOWN_SIZE;
-        } else if (sscanf(v, "bytes */%llu", &t) == 1) {
-            c->obj->total = t <= INT64_MAX ? t : HTTP_UNKNOWN_SIZE;
-        } else if (sscanf(v, "bytes %llu-%llu/*", &a, &b) == 2) {
-            c->cr_start = a;
-        }
-    } else if (strncasecmp(tmp, "content-length:", 15) == 0) {
-        unsigned long long l;
-        if (sscanf(tmp + 15, " %llu", &l) == 1 && l <= INT64_MAX)
-            c->clen = l;
-    } else if (strncasecmp(tmp, "etag:", 5) == 0) {
-        const char *v = tmp + 5;
-        v += strspn(v, " \t");
-        snprintf(c->obj->etag, sizeof(c->obj->etag), "%s", v);
+    if (strncasecmp(line, "HTTP/", 5) == 0)
+        c->verdict = 1; /* a new answer (redirect, 100): decide again */
+    if (http_answer_line(&c->ans, line, n) == 1) {
+        c->verdict = http_answer_plan(&c->ans, c->off, c->len, &c->plan, &c->why);
+        if (c->verdict == -EPROTO)
+            return 0; /* not one byte of this answer goes into dst */
     }
     return n;
 }
@@ -278,107 +306,118 @@ static size_t range_header(char *line, size_t size, size_t nitems, void *ud)
 static size_t range_write(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct range_ctx *c = ud;
-    size_t n = size * nmemb;
-    if (c->status == 0) {
-        curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
-        /* A 200 to a range request carries the object from byte 0: drop the
-         * bytes before the range as they stream past. */
-        if (c->status == 200)
-            c->skip = c->want_off;
+    size_t n = size * nmemb, used = 0;
+    if (c->verdict != 0)
+        return n; /* an error page, or headers not usable: discard */
+    if (c->body < c->plan.skip) {
+        uint64_t s = c->plan.skip - c->body;
+        used = s < n ? (size_t)s : n;
     }
-    if (c->status != 200 && c->status != 206)
-        return n; /* error body: discard */
-    size_t used = 0;
-    if (c->skip) {
-        size_t s = c->skip < n ? (size_t)c->skip : n;
-        c->skip -= s;
-        used += s;
-    }
-    size_t room = c->len - c->written;
+    c->body += n;
+    size_t room = (size_t)c->plan.take - c->written;
     size_t take = n - used < room ? n - used : room;
     memcpy(c->dst + c->written, data + used, take);
     c->written += take;
-    used += take;
-    if (used < n) {
-        /* More than we asked for: fine from a 200 (stop here), wrong from a 206. */
-        if (c->status == 206)
-            c->overflow = 1;
-        c->full = 1;
-        return 0; /* aborts the transfer */
+    if (used + take < n) {
+        /* More than the answer announced (206), or past what we want (200). */
+        c->overflow = c->ans.status == 206;
+        c->full = !c->overflow;
+        return 0;
+    }
+    if (c->ans.status == 200 && c->written == c->plan.take && c->plan.take == c->len) {
+        c->full = true; /* the rest of a whole object is not ours to wait for */
+        return 0;
     }
     return n;
 }
 
-int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t len, char *dst,
-                   size_t *got, struct http_object *obj)
+/* The result of a GET whose headers were usable (verdict 0). */
+static int range_result(struct range_ctx *c, CURLcode cc, const struct guard *g, const char *errbuf,
+                        uint64_t deadline_ms, size_t *got)
+{
+    bool stopped = cc == CURLE_WRITE_ERROR && c->full;
+    if (c->overflow) {
+        snprintf(t_last_error, sizeof(t_last_error), "a 206 longer than its Content-Range");
+        return -EPROTO;
+    }
+    *got = c->written;
+    if (cc != CURLE_OK && !stopped)
+        return transfer_errno(cc, g, errbuf, deadline_ms); /* the bytes so far are good */
+    if (c->written == c->plan.take || c->full)
+        return 0;
+    if (c->ans.status == 200 && c->plan.total_src == HTTP_TOTAL_NONE) {
+        /* No length and the body ended: it is as long as it was, unless cut
+         * (the reader compares with what it knows). */
+        c->plan.total = c->body;
+        c->plan.total_src = HTTP_TOTAL_EOF;
+        return 0;
+    }
+    snprintf(t_last_error, sizeof(t_last_error), "body ended after %zu of %" PRIu64 " bytes",
+             c->written, c->plan.take);
+    return -EAGAIN;
+}
+
+static void range_log(const char *url, uint64_t off, size_t len, int rc)
+{
+    char safe[256];
+    log_debug("GET %s bytes %" PRIu64 "+%zu: %s (%d)", log_redact_url(url, safe, sizeof(safe)), off,
+              len, t_last_error, rc);
+}
+
+int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t len,
+                   uint64_t deadline_ms, char *dst, size_t *got, struct http_object *obj)
 {
     *got = 0;
-    obj->total = HTTP_UNKNOWN_SIZE;
-    obj->etag[0] = '\0';
+    *obj = (struct http_object){.total = HTTP_UNKNOWN_SIZE};
+    t_last_error[0] = '\0';
     if (len == 0)
         return -EINVAL;
-    CURL *h = pool_borrow(p);
+    int rc;
+    CURL *h = pool_borrow(p, deadline_ms, &rc);
     if (!h)
-        return -ENOMEM;
-    struct range_ctx c = {.h = h,
-                          .dst = dst,
-                          .len = len,
-                          .want_off = off,
-                          .obj = obj,
-                          .cr_start = UINT64_MAX,
-                          .clen = UINT64_MAX};
-    char range[64];
+        return rc;
+    struct range_ctx c = {.off = off, .len = len, .dst = dst, .verdict = 1};
+    http_answer_reset(&c.ans);
+    struct guard g = {.min_rate = HTTP_MIN_RATE};
+    char errbuf[CURL_ERROR_SIZE], range[64];
+    rc = setup_common(p, h, url, &g, errbuf);
+    if (rc)
+        goto out;
     snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + len - 1);
-    struct stall_guard guard;
-    setup_common(p, h, url, &guard);
     curl_easy_setopt(h, CURLOPT_RANGE, range);
-    /* A deadline for the whole request too: a store trickling a few bytes a
-     * second never trips the stall guard. 64 KiB/s is the slowest we wait
-     * for (a 2 MiB block: 32 s beyond the timeout). */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(p->timeout_s + len / (64 << 10)));
+    uint64_t now = retry_now_ms();
+    uint64_t limit = deadline_ms ? (deadline_ms > now ? deadline_ms - now : 1)
+                                 : p->timeout_s * 1000ull + len * 1000ull / HTTP_MIN_RATE;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)limit);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, range_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, range_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
 
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    int rc;
-    if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && c.full && !c.overflow)) {
-        char safe[256];
-        log_debug("GET %s range %s: %s", log_redact_url(url, safe, sizeof(safe)), range,
-                  c.overflow ? "reply longer than the range" : curl_easy_strerror(cc));
-        snprintf(t_last_error, sizeof(t_last_error), "%s", curl_easy_strerror(cc));
-        rc = c.overflow ? -EIO : curl_errno(cc);
-        goto out;
+    CURLcode cc = retry_aborted() ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(h);
+    if (c.verdict == 0) {
+        rc = range_result(&c, cc, &g, errbuf, deadline_ms, got);
+        memcpy(obj->etag, c.ans.etag, sizeof(obj->etag));
+        obj->total = c.plan.total;
+        obj->total_src = c.plan.total_src;
+    } else if (c.verdict == -EPROTO) {
+        snprintf(t_last_error, sizeof(t_last_error), "the store answered with %s", c.why);
+        rc = -EPROTO;
+    } else if (c.verdict != 1) {
+        /* An HTTP error status (its body may have been cut: no matter). */
+        snprintf(t_last_error, sizeof(t_last_error), "HTTP %ld", c.ans.status);
+        rc = retry_aborted() ? -ECANCELED : c.verdict;
+        obj->total = c.plan.total;
+        obj->total_src = c.plan.total_src;
+    } else if (cc == CURLE_OK) {
+        snprintf(t_last_error, sizeof(t_last_error), "an answer without headers");
+        rc = -EPROTO;
+    } else {
+        rc = transfer_errno(cc, &g, errbuf, deadline_ms); /* no answer at all */
     }
-    rc = http_status_errno(status);
-    if (rc)
-        goto out;
-    if (status == 200) {
-        if (c.clen != UINT64_MAX)
-            obj->total = c.clen;
-        else if (!c.full)
-            obj->total = off + c.written; /* streamed to the end */
-        if (obj->total != HTTP_UNKNOWN_SIZE && off >= obj->total) {
-            rc = -ERANGE;
-            goto out;
-        }
-    } else if (c.cr_start != off) {
-        log_warn("object store answered range %s with other bytes", range);
-        rc = -EIO;
-        goto out;
-    }
-    uint64_t want = len;
-    if (obj->total != HTTP_UNKNOWN_SIZE)
-        want = obj->total - off < len ? obj->total - off : len;
-    if (c.written < want) {
-        rc = -EAGAIN; /* short body: the connection dropped mid-way */
-        goto out;
-    }
-    *got = c.written;
 out:
+    if (rc)
+        range_log(url, off, len, rc);
     pool_return(p, h);
     return rc;
 }
@@ -405,34 +444,37 @@ int http_post(struct http_pool *p, const char *url, const char *content_type, co
               struct buf *out, long *status)
 {
     *status = 0;
-    CURL *h = pool_borrow(p);
+    t_last_error[0] = '\0';
+    int rc;
+    CURL *h = pool_borrow(p, 0, &rc);
     if (!h)
-        return -ENOMEM;
+        return rc;
     struct post_ctx c = {.out = out};
     struct curl_slist *hdrs = NULL;
-    char ct[128];
+    char ct[128], errbuf[CURL_ERROR_SIZE];
     snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
     hdrs = curl_slist_append(hdrs, ct);
     hdrs = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
-    int rc = -ENOMEM;
+    rc = -ENOMEM;
     if (!hdrs)
         goto out;
-    struct stall_guard guard;
-    setup_common(p, h, url, &guard);
+    struct guard g = {0};
+    rc = setup_common(p, h, url, &g, errbuf);
+    if (rc)
+        goto out;
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)p->timeout_s);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, post_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = retry_aborted() ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(h);
     if (c.toobig) {
         rc = -E2BIG;
     } else if (cc != CURLE_OK) {
         char safe[256];
-        snprintf(t_last_error, sizeof(t_last_error), "%s", curl_easy_strerror(cc));
-        log_debug("POST %s: %s", log_redact_url(url, safe, sizeof(safe)), curl_easy_strerror(cc));
-        rc = curl_errno(cc);
+        rc = transfer_errno(cc, &g, errbuf, 0);
+        log_debug("POST %s: %s", log_redact_url(url, safe, sizeof(safe)), t_last_error);
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
         rc = 0;

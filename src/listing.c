@@ -391,6 +391,16 @@ int listing_parse_logs(const cJSON *resp, struct listing_log **out, size_t *n)
     return rc;
 }
 
+void listing_clear_backup(struct listing_backup *b)
+{
+    listing_record_free(&listing_backups_spec, b);
+}
+
+void listing_clear_log(struct listing_log *l)
+{
+    listing_record_free(&listing_logs_spec, l);
+}
+
 void listing_free_regions(struct listing_region **p, size_t n)
 {
     if (!p)

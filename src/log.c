@@ -1,6 +1,7 @@
 /* log: stderr or syslog, with a level filter. See log.h. */
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -25,16 +26,20 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 {
     if (level > g_level)
         return;
-    if (g_syslog) {
-        vsyslog(level, fmt, ap);
-        return;
-    }
     static const char *const names[] = {"emerg", "alert", "crit", "error",
                                         "warn",  "note",  "info", "debug"};
-    char line[2048];
+    char line[2048], safe[4096];
     vsnprintf(line, sizeof(line), fmt, ap);
+    /* Call sites escape what they know to be untrusted; this catches any
+     * they miss, so no argument can ever start a forged line or send a
+     * terminal escape. Our own formats contain no control characters. */
+    log_escape(line, safe, sizeof(safe));
+    if (g_syslog) {
+        syslog(level, "%s", safe);
+        return;
+    }
     /* One fprintf per line so lines from different threads do not interleave. */
-    fprintf(stderr, "umongofs: %s: %s\n", names[level & 7], line);
+    fprintf(stderr, "umongofs: %s: %s\n", names[level & 7], safe);
 }
 
 void log_msg(int level, const char *fmt, ...)
@@ -45,29 +50,87 @@ void log_msg(int level, const char *fmt, ...)
     va_end(ap);
 }
 
-const char *log_redact_url(const char *url, char *buf, size_t n)
+/* Length of the valid UTF-8 character at p (at most avail bytes) and its
+ * code point, or 0 when p does not start one (RFC 3629: no overlongs,
+ * surrogates or values past U+10FFFF). */
+static size_t utf8_char(const unsigned char *p, size_t avail, unsigned *cp)
 {
-    if (n == 0)
-        return buf;
-    if (!url) {
-        snprintf(buf, n, "(null)");
-        return buf;
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
     }
-    size_t len = strcspn(url, "?#");
-    if (url[len])
-        snprintf(buf, n, "%.*s?<redacted>", (int)len, url);
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, c &= 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, c &= 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, c &= 0x07;
     else
-        snprintf(buf, n, "%s", url);
-    return buf;
+        return 0;
+    if (len > avail)
+        return 0;
+    if (p[0] == 0xE0)
+        lo = 0xA0;
+    else if (p[0] == 0xED)
+        hi = 0x9F;
+    else if (p[0] == 0xF0)
+        lo = 0x90;
+    else if (p[0] == 0xF4)
+        hi = 0x8F;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3Fu);
+    }
+    *cp = c;
+    return len;
 }
 
-/* The UTF-8 encodings of the direction controls start with E2 80 or E2 81. */
-static unsigned bidi_control(const unsigned char *p)
+/* Code points a terminal or log viewer acts on rather than shows: C1
+ * controls (U+009B is CSI on many terminals), the line and paragraph
+ * separators (a new line to some viewers) and the direction embeddings,
+ * overrides and isolates (they reorder the rest of the line). */
+static bool escaped_code_point(unsigned cp)
 {
-    if (p[0] != 0xE2 || (p[1] != 0x80 && p[1] != 0x81) || !p[2])
-        return 0;
-    unsigned cp = 0x2000u | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
-    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ? cp : 0;
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* log_escape over the first len bytes of text, appended at buf[*w]. */
+static void escape_into(const char *text, size_t len, char *buf, size_t n, size_t *w)
+{
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+
+    while (p < end && *p) {
+        char esc[12];
+        const char *piece = esc;
+        size_t plen;
+        unsigned cp = 0;
+        size_t clen = utf8_char(p, (size_t)(end - p), &cp);
+
+        if (clen == 0 || cp < 0x20 || cp == 0x7F) {
+            /* A control byte, or a byte that is not UTF-8: shown as such,
+             * never passed on for a terminal to interpret. */
+            plen = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", *p);
+            clen = 1;
+        } else if (escaped_code_point(cp)) {
+            plen = (size_t)snprintf(esc, sizeof(esc), "\\u{%04X}", cp);
+        } else {
+            piece = (const char *)p;
+            plen = clen;
+        }
+        if (*w + plen >= n)
+            break;
+        memcpy(buf + *w, piece, plen);
+        *w += plen;
+        p += clen;
+    }
+    buf[*w] = '\0';
 }
 
 const char *log_escape(const char *text, char *buf, size_t n)
@@ -76,26 +139,30 @@ const char *log_escape(const char *text, char *buf, size_t n)
 
     if (n == 0)
         return buf;
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-        char esc[12];
-        const char *piece = esc;
-        size_t len;
-        unsigned cp = bidi_control(p);
+    text = text ? text : "";
+    escape_into(text, strlen(text), buf, n, &w);
+    return buf;
+}
 
-        if (cp) {
-            len = (size_t)snprintf(esc, sizeof(esc), "\\u{%04X}", cp);
-            p += 2;
-        } else if (*p < 0x20 || *p == 0x7F) {
-            len = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", *p);
-        } else {
-            piece = (const char *)p;
-            len = 1;
-        }
-        if (w + len >= n)
-            break;
-        memcpy(buf + w, piece, len);
-        w += len;
+/* The path of a URL is the provider's text too (download URLs come from its
+ * answers), so it is escaped as well as cut. */
+const char *log_redact_url(const char *url, char *buf, size_t n)
+{
+    static const char redacted[] = "?<redacted>";
+    size_t w = 0;
+
+    if (n == 0)
+        return buf;
+    if (!url) {
+        snprintf(buf, n, "(null)");
+        return buf;
     }
-    buf[w] = '\0';
+    size_t len = strcspn(url, "?#");
+    if (url[len] && n > sizeof(redacted)) {
+        escape_into(url, len, buf, n - (sizeof(redacted) - 1), &w);
+        memcpy(buf + w, redacted, sizeof(redacted));
+    } else {
+        escape_into(url, len, buf, n, &w);
+    }
     return buf;
 }

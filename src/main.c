@@ -11,10 +11,12 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -28,6 +30,7 @@
 #include "http.h"
 #include "listing.h"
 #include "log.h"
+#include "opts.h"
 #include "recovery.h"
 #include "retry.h"
 #include "urls.h"
@@ -55,6 +58,7 @@ struct options {
     unsigned timeout;
     unsigned retries;
     unsigned max_conns;
+    unsigned max_threads; /* UINT_MAX = not given: FS_WORKERS */
     /* Applied by fs.c, not libfuse: its umask replaces the mode bits with
      * 0777 & ~umask, which would make read-only files executable.
      * UINT_MAX = not given. */
@@ -81,6 +85,9 @@ static const struct fuse_opt opt_spec[] = {
     OPT("timeout=%u", timeout),
     OPT("retries=%u", retries),
     OPT("max_conns=%u", max_conns),
+    /* Taken from libfuse's own parser, which cannot tell its default of 10
+     * from a value the user gave. */
+    OPT("max_threads=%u", max_threads),
     OPT("block_size=%s", block_size),
     OPT("readahead=%s", readahead),
     OPT("uid=%u", uid),
@@ -133,16 +140,21 @@ static void usage(const char *prog)
            "    -o url_ttl=SEC         lifetime asked for download URLs (default 3600)\n"
            "    -o dir_ttl=SEC         how long a listing is trusted (default 60)\n"
            "    -o show_all            also show unfinished backups (size 0, unreadable)\n"
-           "    -o timeout=SEC         longest a stalled request may hang before a retry\n"
+           "    -o timeout=SEC         a transfer with no byte (or under 4 KiB/s) for this\n"
+           "                           long is retried; a read fails at the latest\n"
+           "                           timeout x (retries+1) plus backoff after it started\n"
            "                           (default: the profile's timeout_sec, else 30)\n"
-           "    -o retries=N           retries of a failed request before an error\n"
-           "                           (default: the profile's max_retry_times, else 5)\n"
+           "    -o retries=N           retries of a request that delivered nothing before an\n"
+           "                           error (default: the profile's max_retry_times, else 5)\n"
            "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
            "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
            "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
-           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M)\n"
-           "    -o cache_size=SIZE     memory for prefetched blocks, all files together (default "
-           "256M)\n"
+           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M,\n"
+           "                           at most 1G)\n"
+           "    -o cache_size=SIZE     memory for downloaded blocks, all files together, reads\n"
+           "                           included (default 256M, at most 16G)\n"
+           "    -o max_threads=N       FUSE worker threads (default %u: enough that stuck reads\n"
+           "                           never hold up stat and ls)\n"
            "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
            "    -o allow_other         let other users see the mount\n"
            "    -o auto_unmount        unmount when the process dies\n\n"
@@ -155,28 +167,7 @@ static void usage(const char *prog)
            "Those files and their directories must belong to you or root and not be\n"
            "writable by group or others; files holding keys must be mode 600.\n\n"
            "Unmount with: fusermount3 -u MOUNTPOINT\n",
-           prog, prog);
-}
-
-/* "2M", "512K", "1048576" -> bytes; 0 on error. */
-static size_t parse_size(const char *s)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return 0;
-    if (*end == 'K' || *end == 'k')
-        v <<= 10, end++;
-    else if (*end == 'M' || *end == 'm')
-        v <<= 20, end++;
-    else if (*end == 'G' || *end == 'g')
-        v <<= 30, end++;
-    if (*end == 'i' || *end == 'B')
-        end++;
-    if (*end == 'B')
-        end++;
-    return *end || v > (1ull << 34) ? 0 : (size_t)v;
+           prog, prog, (unsigned)FS_WORKERS);
 }
 
 /* "a:b:c" -> NULL-terminated array (the strings point into s). */
@@ -194,10 +185,21 @@ static char **split_regions(char *s)
     return v;
 }
 
+/* The catalog's circuit breaker counts the calls that got no HTTP answer
+ * at all (network, timeout), so those come back as -ETIMEDOUT; any answer,
+ * even a broken one, says the API is up. http_last_error() is this thread's
+ * and set only when the last attempt got no reply. With err given, api_call
+ * leaves the logging of RetCode answers to us. */
 static int list_call(void *ctx, const char *action, const struct api_param *p, size_t n, bool quick,
                      cJSON **out)
 {
-    return api_call(ctx, action, p, n, quick ? 0 : -1, out, NULL);
+    struct api_error e;
+    int rc = api_call(ctx, action, p, n, quick ? 0 : -1, out, &e);
+    if (rc == -EIO && e.retcode < 0 && http_last_error()[0])
+        return -ETIMEDOUT;
+    if (rc && rc != -EACCES && e.retcode > 0 && !api_retcode_retryable(e.retcode))
+        log_err("%s: %s", action, e.message);
+    return rc;
 }
 
 /* Reading a restore-window xattr asks once, without retries: a getfattr
@@ -235,24 +237,28 @@ static void report_start_failure(const struct api_opts *o, const char *source,
                                  const struct api_error *e)
 {
     long rc = e->retcode;
+    /* From the command line, the environment or a file: shown escaped. */
+    char url[512], project[256], src[512];
+    log_escape(o->url, url, sizeof(url));
+    log_escape(o->project_id ? o->project_id : "(the account's default)", project, sizeof(project));
+    log_escape(source, src, sizeof(src));
 
     if (rc == 292)
         fprintf(stderr,
                 "umongofs: the API at %s knows no project '%s' for the keys from %s (%s); "
                 "fix -o project_id=, DEZAI_PROJECT_ID or the profile's project_id\n",
-                o->url, o->project_id ? o->project_id : "(the account's default)", source,
-                e->message);
+                url, project, src, e->message);
     else if (rc >= 171 && rc <= 174)
         fprintf(stderr,
-                "umongofs: the API at %s refused the keys from %s (permission denied): %s\n",
-                o->url, source, e->message);
+                "umongofs: the API at %s refused the keys from %s (permission denied): %s\n", url,
+                src, e->message);
     else if (api_retcode_errno(rc) == -EACCES)
         fprintf(stderr,
                 "umongofs: the API at %s accepted the keys from %s but denies them access "
                 "(permission denied: zone, IP or IAM policy): %s\n",
-                o->url, source, e->message);
+                url, src, e->message);
     else
-        fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", o->url, e->message);
+        fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", url, e->message);
 }
 
 /* The first region the mount will show, for the project check. */
@@ -343,9 +349,46 @@ static void warn_unknown_regions(char *const *wanted, const cJSON *answer)
                 len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", len ? " " : "",
                                         r[i].region);
         }
-        log_warn("regions=: the account has no region '%s' (it has: %s)", *w, have);
+        char safe[128];
+        log_warn("regions=: the account has no region '%s' (it has: %s)",
+                 log_escape(*w, safe, sizeof(safe)), have);
     }
     listing_free_regions(&r, n);
+}
+
+/* libfuse's handlers for SIGHUP, SIGINT and SIGTERM end the loop, but its
+ * workers only stop between requests, and a read stuck on a dead store
+ * would hold them for its whole retry schedule. Ours run first and end every
+ * transfer and backoff at once (retry_abort_all: one atomic store, so safe
+ * in a handler); the stuck reads then answer EIO and libfuse's handler,
+ * called next, ends the loop. */
+static const int stop_signals[3] = {SIGHUP, SIGINT, SIGTERM};
+static struct sigaction fuse_actions[3];
+
+static void on_stop_signal(int sig)
+{
+    retry_abort_all();
+    for (int i = 0; i < 3; i++) {
+        void (*h)(int) = fuse_actions[i].sa_handler;
+        if (stop_signals[i] == sig && !(fuse_actions[i].sa_flags & SA_SIGINFO) && h != SIG_DFL &&
+            h != SIG_IGN)
+            h(sig);
+    }
+}
+
+/* on: installs on_stop_signal in front of libfuse's handlers (call after
+ * fuse_set_signal_handlers); off: puts libfuse's back. 0 or -1. */
+static int chain_stop_signals(bool on)
+{
+    for (int i = 0; i < 3; i++) {
+        struct sigaction sa = {.sa_handler = on_stop_signal};
+        sigemptyset(&sa.sa_mask);
+        if (on && sigaction(stop_signals[i], &sa, &fuse_actions[i]) != 0)
+            return -1;
+        if (!on)
+            sigaction(stop_signals[i], &fuse_actions[i], NULL);
+    }
+    return 0;
 }
 
 /* The kernel gives a FUSE mount 128 KiB of readahead, so sequential reads
@@ -393,6 +436,7 @@ int main(int argc, char *argv[])
                         .timeout = UINT_MAX,
                         .retries = UINT_MAX,
                         .max_conns = 8,
+                        .max_threads = UINT_MAX,
                         .uid = UINT_MAX,
                         .gid = UINT_MAX,
                         .umask = UINT_MAX};
@@ -409,6 +453,13 @@ int main(int argc, char *argv[])
     char err[512] = "";
     int ret = 1, mounted = 0;
 
+    /* Before anything reads a key: a non-dumpable process leaves no core
+     * file, and other processes of the same user can neither ptrace it nor
+     * read its memory (/proc/PID/mem), where the private key lives. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "umongofs: cannot protect the keys from core dumps: %s\n", strerror(errno));
+        goto out;
+    }
     if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1)
         goto out;
     /* SOURCE MOUNTPOINT (mount(8)) or MOUNTPOINT alone. */
@@ -445,15 +496,18 @@ int main(int argc, char *argv[])
         cmd.foreground = 1;
     log_init(cmd.debug ? LOG_DEBUG : LOG_NOTICE, 0);
 
-    size_t block = o.block_size ? parse_size(o.block_size) : (2u << 20);
-    size_t ahead = o.readahead ? parse_size(o.readahead) : (16u << 20);
-    size_t cache = o.cache_size ? parse_size(o.cache_size) : (256u << 20);
-    if (block < (1u << 20) || block > (64u << 20) || (o.readahead && ahead == 0) ||
-        ahead > (1u << 30) || cache < block || o.max_conns == 0 || o.max_conns > 64 ||
-        o.url_ttl == 0 || o.timeout == 0) {
-        fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, readahead at "
-                        "most 1G, cache_size at least block_size, max_conns 1..64, url_ttl and "
-                        "timeout above 0\n");
+    /* Each size is checked against its own maximum before anything
+     * multiplies it, so no value wraps around into the allowed range. */
+    uint64_t block = 2u << 20, ahead = 16u << 20, cache = 256u << 20;
+    if ((o.block_size && opts_parse_size(o.block_size, 64u << 20, &block) != 0) ||
+        (o.readahead && opts_parse_size(o.readahead, 1u << 30, &ahead) != 0) ||
+        (o.cache_size && opts_parse_size(o.cache_size, OPTS_SIZE_MAX, &cache) != 0) ||
+        block < (1u << 20) || ahead == 0 || cache < block || o.max_conns == 0 || o.max_conns > 64 ||
+        o.url_ttl == 0 || o.timeout == 0 || o.max_threads == 0 ||
+        (o.max_threads != UINT_MAX && o.max_threads > 10000)) {
+        fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, readahead "
+                        "1..1G, cache_size block_size..16G, max_conns 1..64, max_threads "
+                        "1..10000, url_ttl and timeout above 0\n");
         goto out;
     }
 
@@ -463,7 +517,8 @@ int main(int argc, char *argv[])
         profile = source;
     struct config_request req = {.profile = profile, .credentials_file = o.credentials};
     if (config_load_credentials(&req, &cred, err, sizeof(err)) != 0) {
-        fprintf(stderr, "umongofs: %s\n", err);
+        char safe[sizeof(err)]; /* it names files and profiles the user typed */
+        fprintf(stderr, "umongofs: %s\n", log_escape(err, safe, sizeof(safe)));
         goto out;
     }
     config_scrub_environment();
@@ -516,10 +571,11 @@ int main(int argc, char *argv[])
                          .data_http = data_http,
                          .reader_opts = {.http = data_http,
                                          .workers = o.max_conns,
-                                         .block_size = block,
+                                         .block_size = (size_t)block,
                                          .max_ahead = (unsigned)((ahead + block - 1) / block),
                                          .retries = o.retries,
-                                         .cache_bytes = cache},
+                                         .timeout_s = o.timeout,
+                                         .cache_bytes = (size_t)cache},
                          .uid = o.uid != UINT_MAX ? (uid_t)o.uid : getuid(),
                          .gid = o.gid != UINT_MAX ? (gid_t)o.gid : getgid(),
                          .umask = o.umask != UINT_MAX ? (mode_t)(o.umask & 0777) : 0,
@@ -538,13 +594,16 @@ int main(int argc, char *argv[])
         goto out;
     mounted = 1;
     raise_readahead(cmd.mountpoint);
-    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0 || chain_stop_signals(true) != 0)
         goto out;
     if (fuse_daemonize(cmd.foreground) != 0)
         goto out;
+    api_protect_key(api); /* the fork above dropped the lock */
     if (!cmd.foreground)
         log_init(LOG_NOTICE, 1);
-    log_notice("mounted %s on %s", api_url, cmd.mountpoint);
+    char safe_url[512], safe_mnt[PATH_MAX];
+    log_notice("mounted %s on %s", log_redact_url(api_url, safe_url, sizeof(safe_url)),
+               log_escape(cmd.mountpoint, safe_mnt, sizeof(safe_mnt)));
 
     int res;
     if (cmd.singlethread) {
@@ -559,11 +618,12 @@ int main(int argc, char *argv[])
          * number of workers stays bounded by max_threads. */
         fuse_loop_cfg_set_idle_threads(lc, cmd.max_idle_threads != UINT_MAX ? cmd.max_idle_threads
                                                                             : 1000);
-        if (cmd.max_threads)
-            fuse_loop_cfg_set_max_threads(lc, cmd.max_threads);
+        /* Enough workers that stuck reads never take the last one (fs.h). */
+        fuse_loop_cfg_set_max_threads(lc, o.max_threads != UINT_MAX ? o.max_threads : FS_WORKERS);
         res = fuse_loop_mt(fuse, lc);
         fuse_loop_cfg_destroy(lc);
     }
+    chain_stop_signals(false);
     fuse_remove_signal_handlers(fuse_get_session(fuse));
     /* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: those
      * end the loop on purpose, a clean exit. Negative is a real failure. */

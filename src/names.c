@@ -60,6 +60,22 @@ static size_t names_utf8_len(const unsigned char *s)
     return len;
 }
 
+/* True for the character of length n at s that a terminal acts on rather
+ * than shows: the C1 controls (U+0080..U+009F; U+009B is CSI to many
+ * terminals), the line and paragraph separators (U+2028, U+2029) and the
+ * direction embeddings, overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069), which reorder how the rest of a name is displayed
+ * ("abc<U+202E>txt.exe" shows as "abcexe.txt"). */
+static bool names_hidden_control(const unsigned char *s, size_t n)
+{
+    if (n == 2)
+        return s[0] == 0xc2 && s[1] <= 0x9f;
+    if (n != 3 || s[0] != 0xe2)
+        return false;
+    return (s[1] == 0x80 && s[2] >= 0xa8 && s[2] <= 0xae) ||
+           (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9);
+}
+
 /* Copies the safe form of s into dst (room for max bytes plus a NUL), stopping
  * before the first character that would not fit, so a cut never splits a
  * character. Reads only as much of s as it copies (plus a character's worth),
@@ -78,6 +94,14 @@ static size_t names_clean(const char *s, size_t max, char *dst)
                 break;
             dst[len++] = '_';
             p++;
+            continue;
+        }
+        if (names_hidden_control(p, n)) {
+            /* A valid character, so one '_' for the whole of it. */
+            if (len + 1 > max)
+                break;
+            dst[len++] = '_';
+            p += n;
             continue;
         }
         if (len + n > max)
@@ -266,7 +290,7 @@ static int names_suffix_runs(struct names_ent *e, size_t n, const struct names_s
                 continue;
             }
             if (names_clean(e[k].id, NAMES_ID_MAX, sid) == 0)
-                strcpy(sid, "_");
+                memcpy(sid, "_", 2);
             e[k].cand = names_join(e[k].base, sid);
             if (!e[k].cand)
                 return -ENOMEM;

@@ -13,6 +13,9 @@ import time
 from emu_world import CLUSTER_PRIVATE_KEYS, OBJECT_PRIVATE_KEYS, World, as_param_str, strip_keys
 
 DEFAULT_VALID_TIME = 7200
+# Longest an api_silent request is held: daemon handler threads, so a stopping
+# emulator never waits for one, but none lives forever either.
+SILENT_HOLD_MAX = 600
 
 RET_RATE_LIMITED = 153
 RET_NO_ACTION = 160
@@ -289,6 +292,8 @@ def handle(params, world, state, make_urls):
     object id, ttl seconds) -> (internet url, intranet url)."""
     action = params.get("Action") or None
     state.count_api(action)
+    if state.take_silent():
+        state.hold_silent(SILENT_HOLD_MAX)
     latency = state.setting("api_latency_ms")
     if latency:
         time.sleep(latency / 1000.0)

@@ -15,6 +15,7 @@ DEFAULT_SETTINGS = {
     "rate_limit_first": 0,      # next N API calls answer RetCode 153
     "api_retcode": None,        # {"code", "count", "action"?, "message"?}
     "api_http_status": None,    # {"status", "count"}
+    "api_silent": None,         # true or {"count"}: API requests accepted, never answered
     "api_latency_ms": 0,
     "store_latency_ms": 0,      # delay before the first byte of an object reply
     "store_bandwidth": 0,       # bytes/s per connection, 0 = unlimited
@@ -22,6 +23,10 @@ DEFAULT_SETTINGS = {
     "store_drop": None,         # {"after_bytes", "count"}
     "store_stall": None,        # {"after_bytes", "count", "seconds"}
     "store_ignore_range": False,
+    "store_no_etag": False,     # true: object replies carry no ETag header
+    "store_416": None,          # {"count", "total"?}: next N GETs answer 416
+    "store_bad_range": None,    # {"mode", "count", "after_bytes"?, "total"?}: broken answers
+    "store_drip": None,         # {"bytes_per_second", "count"}: next N GET bodies trickle
     # How the real service answers, quirks included (README.md, "Settings"):
     "empty_dataset": "omit",    # empty list answers: "omit" | "null" | "list"
     "numbers_as_strings": False,  # RetCode and integer fields as decimal strings
@@ -37,7 +42,16 @@ _FAULT_FIELDS = {
     "store_status": {"status": int},
     "store_drop": {"after_bytes": int},
     "store_stall": {"after_bytes": int, "seconds": (int, float)},
+    "store_416": {},
+    "store_bad_range": {"mode": str},
+    "store_drip": {"bytes_per_second": (int, float)},
 }
+# Optional fields of counted faults, and their types.
+_FAULT_OPTIONAL = {
+    "store_416": {"total": int},
+    "store_bad_range": {"after_bytes": int, "total": int},
+}
+BAD_RANGE_MODES = ("no_length_cut", "only_range_200", "wrong_total", "wrong_start")
 _NUMBER_FIELDS = ("api_latency_ms", "store_latency_ms", "store_bandwidth")
 
 
@@ -63,7 +77,7 @@ def validate_update(update):
         elif key == "rate_limit_first":
             if not _is_num(value, int) or value < 0:
                 raise SettingsError("rate_limit_first must be an integer >= 0")
-        elif key in ("store_ignore_range", "numbers_as_strings"):
+        elif key in ("store_ignore_range", "numbers_as_strings", "store_no_etag"):
             if not isinstance(value, bool):
                 raise SettingsError("%s must be true or false" % key)
         elif key == "empty_dataset":
@@ -73,6 +87,8 @@ def validate_update(update):
         elif key == "unknown_actions":
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
                 raise SettingsError("unknown_actions must be a list of action names")
+        elif key == "api_silent":
+            value = _validate_silent(value)
         elif key in _NUMBER_FIELDS:
             if not _is_num(value) or value < 0:
                 raise SettingsError("%s must be a number >= 0" % key)
@@ -96,8 +112,18 @@ def _validate_fault(key, value):
                 value[field] = 0
                 continue
             raise SettingsError("%s needs %r" % (key, field))
-        if not _is_num(value[field], types):
+        if types is str:
+            if not isinstance(value[field], str):
+                raise SettingsError("%s.%s must be a string" % (key, field))
+        elif not _is_num(value[field], types):
             raise SettingsError("%s.%s must be a number" % (key, field))
+    for field, types in _FAULT_OPTIONAL.get(key, {}).items():
+        if field in value and (not _is_num(value[field], types) or value[field] < 0):
+            raise SettingsError("%s.%s must be a number >= 0" % (key, field))
+    if key == "store_bad_range" and value["mode"] not in BAD_RANGE_MODES:
+        raise SettingsError("store_bad_range.mode must be one of %s" % ", ".join(BAD_RANGE_MODES))
+    if key == "store_drip" and value["bytes_per_second"] <= 0:
+        raise SettingsError("store_drip.bytes_per_second must be above 0")
     if "action" in value and value["action"] is not None and not isinstance(value["action"], str):
         raise SettingsError("%s.action must be a string" % key)
     if "message" in value and not isinstance(value["message"], str):
@@ -105,9 +131,22 @@ def _validate_fault(key, value):
     return value
 
 
+def _validate_silent(value):
+    if value is None or isinstance(value, bool):
+        return value
+    if not isinstance(value, dict) or set(value) - {"count"}:
+        raise SettingsError('api_silent must be true, false, null or {"count": N}')
+    value = dict(value)
+    value.setdefault("count", 1)
+    if not _is_num(value["count"], int) or value["count"] < 0:
+        raise SettingsError("api_silent.count must be an integer >= 0")
+    return value
+
+
 class State:
     def __init__(self, initial_settings=None):
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # settings changed (api_silent holds)
         self.startup_settings = copy.deepcopy(DEFAULT_SETTINGS)
         if initial_settings:
             self.startup_settings.update(validate_update(initial_settings))
@@ -124,11 +163,28 @@ class State:
         clean = validate_update(update)
         with self.lock:
             self.settings.update(clean)
+            self.changed.notify_all()
             return copy.deepcopy(self.settings)
 
     def reset_settings(self):
         with self.lock:
             self.settings = copy.deepcopy(self.startup_settings)
+            self.changed.notify_all()
+
+    def take_silent(self):
+        """True if this API request must get no answer (consumes one of a count)."""
+        with self.lock:
+            s = self.settings.get("api_silent")
+            if isinstance(s, dict) and s.get("count", 0) > 0:
+                s["count"] -= 1
+                return True
+            return s is True
+
+    def hold_silent(self, limit):
+        """Block while api_silent is set (true or a dict), at most `limit` seconds:
+        the request is then answered as usual, to a client that has long gone."""
+        with self.lock:
+            self.changed.wait_for(lambda: self.settings.get("api_silent") in (None, False), limit)
 
     def setting(self, key):
         with self.lock:

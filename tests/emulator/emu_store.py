@@ -207,48 +207,83 @@ def _serve_file(h, fpath, head, net, state):
             return _error(h, 404, "The specified key does not exist.", head, net)
         total = st.st_size
         rng = None if head else parse_range(h.headers.get("Range"), total)
-        if rng == "416":
+        fake416 = None if head else state.take_fault("store_416")
+        if rng == "416" or fake416:
+            cr = "bytes */%d" % total
+            if fake416:  # a spurious 416: with the given total, or without Content-Range
+                cr = "bytes */%d" % fake416["total"] if "total" in fake416 else None
             return _error(h, 416, "The requested range is not satisfiable", head, net,
-                          headers=(("Content-Range", "bytes */%d" % total),))
+                          headers=(("Content-Range", cr),) if cr else ())
         if rng is not None:
             requested = rng[1] - rng[0] + 1
             if state.setting("store_ignore_range"):
                 rng = None
         else:
             requested = total
-        start, end = rng if rng is not None else (0, total - 1)
-        length = end - start + 1
-        status = 206 if rng is not None else 200
-        _count(h, status, net)
-        h.send_response(status)
+        reply = _plan_reply(rng, total, None if head else state.take_fault("store_bad_range"))
+        _count(h, reply["status"], net)
+        h.send_response(reply["status"])
         h.send_header("Content-Type", "application/octet-stream")
-        h.send_header("Content-Length", str(length))
+        if reply["length_header"]:
+            h.send_header("Content-Length", str(reply["length"]))
+        else:
+            h.send_header("Connection", "close")
         h.send_header("Accept-Ranges", "bytes")
-        h.send_header("ETag", etag_for(fpath, st))
+        if not state.setting("store_no_etag"):
+            h.send_header("ETag", etag_for(fpath, st))
         h.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
-        if rng is not None:
-            h.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
+        if reply["content_range"]:
+            h.send_header("Content-Range", reply["content_range"])
         h.end_headers()
         if head:
             return
         state.count_store_range(requested)
         drop = state.take_fault("store_drop")
         stall = state.take_fault("store_stall")
+        drip = state.take_fault("store_drip")
+        if reply["cut"] is not None:  # no_length_cut: the body ends early, with a FIN
+            drop = {"after_bytes": reply["cut"]}
         sent = 0
         try:
-            sent = _send_body(h, fd, start, length, drop, stall,
-                              state.setting("store_bandwidth"))
+            sent = _send_body(h, fd, reply["start"], reply["length"], drop, stall,
+                              state.setting("store_bandwidth"), drip)
         except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
             h.close_connection = True
             sent = getattr(h, "_emu_partial", 0)
         state.count_store_bytes(sent)
-        if sent < length:
+        if sent < reply["length"] or not reply["length_header"]:
             h.close_connection = True
     finally:
         os.close(fd)
 
 
-def _send_body(h, fd, offset, length, drop, stall, bandwidth):
+def _plan_reply(rng, total, bad):
+    """Status, headers and body extent of an object reply; `bad` is a
+    store_bad_range fault (or None), which answers inconsistently on purpose."""
+    start, end = rng if rng is not None else (0, total - 1)
+    reply = {"status": 206 if rng is not None else 200, "start": start,
+             "length": end - start + 1, "length_header": True, "cut": None,
+             "content_range": "bytes %d-%d/%d" % (start, end, total) if rng is not None else None}
+    mode = bad["mode"] if bad else None
+    if mode == "no_length_cut":
+        # The whole object, no Content-Length, the connection closed after N bytes.
+        reply.update(status=200, start=0, length=total, length_header=False,
+                     content_range=None, cut=min(total, bad.get("after_bytes", 0)))
+    elif mode == "only_range_200" and rng is not None:
+        reply.update(status=200, content_range=None)  # the range's bytes, as if the whole
+    elif mode == "wrong_total" and rng is not None:
+        reply["content_range"] = "bytes %d-%d/%d" % (start, end, bad.get("total", 123))
+    elif mode == "wrong_start" and rng is not None:
+        # Honest about which bytes it sends, but they are not the ones asked for.
+        other = start - 4096 if start >= 4096 else start + 4096
+        other_end = min(other + (end - start), total - 1)
+        if other < total:
+            reply.update(start=other, length=other_end - other + 1,
+                         content_range="bytes %d-%d/%d" % (other, other_end, total))
+    return reply
+
+
+def _send_body(h, fd, offset, length, drop, stall, bandwidth, drip=None):
     """sendfile `length` bytes, honouring faults and the bandwidth cap."""
     sock = h.connection
     h.wfile.flush()
@@ -256,6 +291,11 @@ def _send_body(h, fd, offset, length, drop, stall, bandwidth):
     h._emu_partial = 0
     t0 = time.monotonic()
     slice_size = max(int(bandwidth) // 50, 16384) if bandwidth else 1 << 30
+    if drip:
+        # A few bytes at a time, ten times a second at most: a store that
+        # never stalls outright but delivers next to nothing.
+        bandwidth = float(drip["bytes_per_second"])
+        slice_size = max(1, int(bandwidth // 10))
     stall_at = stall["after_bytes"] if stall else None
     drop_at = drop["after_bytes"] if drop else None
     while sent < length:

@@ -1,10 +1,13 @@
 /* fuzz_listing: libFuzzer target for the list parsers and, through them, the
  * name assignment that the catalog runs on every listing.
  *
- * Not part of the meson build. Build and run (Debian clang):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+ * Not part of the meson build; scripts/test.sh builds it and runs it from
+ * the seeds in tests/unit/corpus/listing (the provider's real answers, with
+ * numbers as text, without DataSet, hostile names). By hand (Debian clang):
+ *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
  *       src/listing.c src/names.c src/log.c tests/unit/fuzz_listing.c -lcjson -o fuzz_listing
- *   ./fuzz_listing -max_total_time=60
+ *   mkdir -p new && ./fuzz_listing -max_total_time=60 -dict=tests/unit/corpus/json.dict \
+ *       new tests/unit/corpus/listing
  * Besides crashes, it aborts when an assigned name breaks the rules of names.h.
  */
 #include <stdint.h>

@@ -12,11 +12,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "log.h"
@@ -45,6 +48,9 @@ struct fake {
     unsigned quick[A_COUNT]; /* of those, calls marked quick (a stale listing to fall back on) */
     unsigned bad_params;     /* calls lacking a required parameter, or unknown actions */
     unsigned delay_ms;       /* every call takes this long (widens races) */
+    bool hold;               /* calls block until fake_release (an API that never answers) */
+    unsigned held;           /* calls blocked right now */
+    pthread_cond_t released;
     char last[A_COUNT][256]; /* "Region=..,Zone=..,ClusterId=.." of the last call */
 };
 
@@ -90,6 +96,22 @@ static void fake_set(struct fake *f, enum action a, const char *sel, cJSON *json
     pthread_mutex_unlock(&f->lock);
     cJSON_Delete(json);
     assert_true(i < FAKE_MAX_CANNED);
+}
+
+static void fake_hold(struct fake *f, bool hold)
+{
+    pthread_mutex_lock(&f->lock);
+    f->hold = hold;
+    pthread_cond_broadcast(&f->released);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static unsigned fake_held(struct fake *f)
+{
+    pthread_mutex_lock(&f->lock);
+    unsigned n = f->held;
+    pthread_mutex_unlock(&f->lock);
+    return n;
 }
 
 static void fake_fail(struct fake *f, enum action a, int err)
@@ -157,8 +179,16 @@ static int fake_call(void *ctx, const char *action, const struct api_param *para
         struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (rc)
+    pthread_mutex_lock(&f->lock);
+    f->held++;
+    while (f->hold)
+        pthread_cond_wait(&f->released, &f->lock);
+    f->held--;
+    pthread_mutex_unlock(&f->lock);
+    if (rc) {
+        cJSON_Delete(ans);
         return rc;
+    }
     *out = ans;
     return 0;
 }
@@ -326,6 +356,7 @@ static int setup(void **state)
     if (!e)
         return -1;
     pthread_mutex_init(&e->f.lock, NULL);
+    pthread_cond_init(&e->f.released, NULL);
     load_demo(&e->f);
     *state = e;
     return 0;
@@ -334,9 +365,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct env *e = *state;
+    fake_hold(&e->f, false); /* a worker blocked in a call must end before the catalog */
     catalog_free(&e->c);
     fake_clear(&e->f);
     pthread_mutex_destroy(&e->f.lock);
+    pthread_cond_destroy(&e->f.released);
     free(e);
     return 0;
 }
@@ -391,6 +424,23 @@ static int list_dir(struct catalog *c, const char *path, struct dirlist *d)
     return catalog_readdir(c, path, collect, d);
 }
 
+/* Makes the next access to path see what the fake answers now. A listing
+ * that was fetched before is served as it is, stale or not, while a worker
+ * refreshes it in the background: so wait for the refreshes under way (they
+ * may have read older answers), touch path and every directory on the way
+ * (which starts their refreshes: they are stale, dir_ttl=0), and wait for
+ * those. */
+static void relist(struct catalog *c, const char *path)
+{
+    struct cat_stat st;
+    struct dirlist d;
+    catalog_settle(c);
+    catalog_stat(c, path, &st);
+    list_dir(c, path, &d);
+    dirlist_free(&d);
+    catalog_settle(c);
+}
+
 static const struct ent *find_ent(const struct dirlist *d, const char *name)
 {
     for (size_t i = 0; i < d->n; i++)
@@ -413,11 +463,9 @@ static char *join_sorted(char **v, size_t n)
     char *s = calloc(1, len);
     assert_non_null(s);
     qsort(v, n, sizeof(*v), cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strcat(s, "|");
-        strcat(s, v[i]);
-    }
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += (size_t)snprintf(s + w, len - w, "%s%s", i ? "|" : "", v[i]);
     return s;
 }
 
@@ -865,6 +913,7 @@ static void test_reserved_names(void **state)
                "'BackupType':'oplog'}]}"));
     fake_set(&e->f, A_LOGS, "udb-st1",
              J("{'DataSet':[{'Id':7,'Name':'logs','State':'Package_Success'}]}"));
+    relist(c, "/cn-bj2/staging~udb-st1");
     expect_ls(c, "/cn-bj2/staging~udb-st1", "logs|logs~bk-l|oplog|oplog~bk-o");
     assert_int_equal(stat_ok(c, "/cn-bj2/staging~udb-st1/oplog~bk-o").ino, ino);
     expect_dir(c, "/cn-bj2/staging~udb-st1/oplog", CAT_OPLOGDIR);
@@ -1067,9 +1116,13 @@ static void test_inodes_stable_across_refresh(void **state)
         for (size_t k = i + 1; k < w1.n; k++)
             assert_true(w1.st[i].ino != w1.st[k].ino);
     }
+    catalog_settle(c);
     unsigned before = fake_total(&e->f);
-    walk_dir(c, "/", &w2);
+    walk_dir(c, "/", &w2); /* served from the cache, refreshed behind */
+    catalog_settle(c);
     assert_true(fake_total(&e->f) > before); /* dir_ttl=0 did refresh */
+    walk_free(&w2);
+    walk_dir(c, "/", &w2);
     assert_int_equal(w2.n, w1.n);
     for (size_t i = 0; i < w1.n; i++) {
         const struct cat_stat *s2 = walk_find(&w2, w1.path[i]);
@@ -1088,12 +1141,16 @@ static void test_inode_survives_rename(void **state)
 
     uint64_t file = stat_ok(c, "/cn-bj2/orders/auto-1").ino;
     uint64_t cl = stat_ok(c, "/cn-bj2/orders").ino;
+    /* Refreshes started above must not see the renames: relist() reaches
+     * the cluster by its old name. */
+    catalog_settle(c);
     fake_set(&e->f, A_BACKUP, "udb-orders",
              J("{'DataSet':[{'BackupId':'bk-a1','BackupName':'renamed','State':'Success',"
                "'BackupSize':100,'EndTime':2100}]}"));
     fake_set(&e->f, A_INSTANCES, "cn-bj2",
              J("{'DataSet':[{'ClusterId':'udb-orders','Name':'orders-v2','Zone':'cn-bj2-02',"
                "'ClusterType':'ReplicaSet'}]}"));
+    relist(c, "/cn-bj2/orders/auto-1");
     assert_int_equal(stat_rc(c, "/cn-bj2/orders"), -ENOENT);
     assert_int_equal(stat_ok(c, "/cn-bj2/orders-v2").ino, cl);
     assert_int_equal(stat_rc(c, "/cn-bj2/orders-v2/auto-1"), -ENOENT);
@@ -1104,6 +1161,7 @@ static void test_inode_survives_rename(void **state)
     fake_set(&e->f, A_BACKUP, "udb-orders",
              J("{'DataSet':[{'BackupId':'bk-a1','BackupName':'renamed','State':'Success'},"
                "{'BackupId':'bk-zz','BackupName':'renamed','State':'Success'}]}"));
+    relist(c, "/cn-bj2/orders-v2");
     expect_ls(c, "/cn-bj2/orders-v2", "logs|renamed~bk-a1|renamed~bk-zz");
     assert_int_equal(stat_ok(c, "/cn-bj2/orders-v2/renamed~bk-a1").ino, file);
 }
@@ -1119,6 +1177,7 @@ static void test_inode_kept_when_entry_returns(void **state)
 
     /* auto-1 leaves the listing: gone, and nothing breaks for holders of its inode. */
     fake_set(&e->f, A_BACKUP, "udb-orders", J("{'DataSet':[" ORDERS_REST "]}"));
+    relist(c, "/cn-bj2/orders");
     assert_int_equal(stat_rc(c, "/cn-bj2/orders/auto-1"), -ENOENT);
     assert_int_equal(catalog_object(c, "/cn-bj2/orders/auto-1", &o), -ENOENT);
     catalog_set_size(c, a1, 5);
@@ -1126,11 +1185,13 @@ static void test_inode_kept_when_entry_returns(void **state)
     fake_set(&e->f, A_INSTANCES, "cn-bj2",
              J("{'DataSet':[{'ClusterId':'udb-orders','Name':'orders','Zone':'cn-bj2-02'},"
                "{'ClusterId':'udb-st2','Name':'staging','Zone':'cn-bj2-03'}]}"));
+    relist(c, "/cn-bj2");
     expect_ls(c, "/cn-bj2", "orders|staging");
 
     /* Both come back. */
     fake_set(&e->f, A_BACKUP, "udb-orders", J(DEMO_ORDERS));
     fake_set(&e->f, A_INSTANCES, "cn-bj2", J(DEMO_BJ2));
+    relist(c, "/cn-bj2/orders");
     struct cat_stat back = stat_ok(c, "/cn-bj2/orders/auto-1");
     struct cat_stat back_cl = stat_ok(c, "/cn-bj2/staging~udb-st1");
     print_message("auto-1: inode %llu, back as %llu; staging~udb-st1: %llu, back as %llu\n",
@@ -1173,10 +1234,12 @@ static void test_api_economy_ttl(void **state)
     fake_calls(&e->f, n2);
     assert_memory_equal(n1, n2, sizeof(n1));
 
-    /* catalog_invalidate: exactly one more call per listing. */
+    /* catalog_invalidate: exactly one more call per listing (made in the
+     * background: the walk itself is answered from the cache). */
     catalog_invalidate(c);
     walk_free(&w);
     walk_dir(c, "/", &w);
+    catalog_settle(c);
     fake_calls(&e->f, n2);
     for (int a = 0; a < A_OTHER; a++)
         assert_int_equal(n2[a], 2 * n1[a]);
@@ -1185,9 +1248,11 @@ static void test_api_economy_ttl(void **state)
     /* dir_ttl=0: every walk lists again. */
     c = open_cat(e, 0, true, NULL);
     walk_dir(c, "/", &w);
+    catalog_settle(c);
     fake_calls(&e->f, n1);
     walk_free(&w);
     walk_dir(c, "/", &w);
+    catalog_settle(c);
     fake_calls(&e->f, n2);
     for (int a = 0; a < A_OTHER; a++)
         assert_true(n2[a] > n1[a]);
@@ -1205,22 +1270,27 @@ static void test_refresh_failure_serves_old(void **state)
     uint64_t ino = stat_ok(c, "/cn-bj2/orders/auto-1").ino;
     for (size_t k = 0; k < sizeof(errs) / sizeof(errs[0]); k++) {
         for (int a = 0; a < A_OTHER; a++) {
+            catalog_settle(c);
             unsigned before = fake_total(&e->f);
             fake_fail(&e->f, (enum action)a, errs[k]);
+            relist(c, "/cn-bj2/orders/oplog"); /* refreshes that fail */
             expect_ls(c, "/", "cn-bj2|cn-sh2|hk");
             expect_ls(c, "/cn-bj2", "analytics|orders|staging~udb-st1|staging~udb-st2");
             expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
             expect_ls(c, "/cn-bj2/orders/oplog", "op-1");
             assert_int_equal(stat_ok(c, "/cn-bj2/orders/auto-1").ino, ino);
+            catalog_settle(c);
             fake_fail(&e->f, (enum action)a, 0);
             assert_true(fake_total(&e->f) > before); /* it did try */
         }
     }
     /* A malformed answer in a refresh is a failure too. */
     fake_set(&e->f, A_BACKUP, "udb-orders", J("{'RetCode':0,'DataSet':{}}"));
+    relist(c, "/cn-bj2/orders");
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
     /* And a good one is taken again. */
     fake_set(&e->f, A_BACKUP, "udb-orders", J("{'DataSet':[" ORDERS_A1 "]}"));
+    relist(c, "/cn-bj2/orders");
     expect_ls(c, "/cn-bj2/orders", "auto-1|logs");
 }
 
@@ -1231,9 +1301,10 @@ static void test_stale_refresh_is_quick(void **state)
     struct env *e = *state;
     struct catalog *c = open_cat(e, 0, false, NULL);
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    catalog_settle(c);
     for (int a = 0; a < A_OTHER; a++)
         assert_int_equal(e->f.quick[a], 0);
-    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    relist(c, "/cn-bj2/orders"); /* refreshes, in the background */
     assert_true(e->f.quick[A_REGION] > 0);
     assert_true(e->f.quick[A_INSTANCES] > 0);
     assert_true(e->f.quick[A_BACKUP] > 0);
@@ -1281,6 +1352,7 @@ static void test_first_listing_failure(void **state)
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|oplog");
     fake_fail(&e->f, A_LOGS, 0);
     catalog_invalidate(c);
+    relist(c, "/cn-bj2/orders");
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
 }
 
@@ -1296,16 +1368,21 @@ static void test_missing_list_is_empty(void **state)
 
     for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
         fake_set(&e->f, A_INSTANCES, "cn-sh2", J(empty[i]));
+        relist(c, "/cn-sh2");
         expect_ls(c, "/cn-sh2", "");
         fake_set(&e->f, A_LOGS, "udb-orders", J(empty[i]));
+        relist(c, "/cn-bj2/orders");
         expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|oplog");
         fake_set(&e->f, A_BACKUP, "udb-orders", J(empty[i]));
+        relist(c, "/cn-bj2/orders");
         expect_ls(c, "/cn-bj2/orders", "");
         fake_set(&e->f, A_BACKUP, "udb-orders", J(DEMO_ORDERS));
         fake_set(&e->f, A_LOGS, "udb-orders", J(DEMO_ORDERS_LOGS));
+        relist(c, "/cn-bj2/orders");
         expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
     }
     fake_set(&e->f, A_REGION, NULL, J("{'RetCode':0}"));
+    relist(c, "/");
     expect_ls(c, "/", "");
 }
 
@@ -1549,6 +1626,7 @@ static void test_dir_mtime_newest_child(void **state)
     expect_ls(c, "/cn-bj2/analytics", "an-26|an-27|loose");
     assert_int_equal(stat_ok(c, "/cn-bj2").mtime, 6300);
     catalog_invalidate(c);
+    relist(c, "/cn-bj2");
     expect_ls(c, "/cn-bj2", "analytics|orders|staging~udb-st1|staging~udb-st2");
     assert_int_equal(stat_ok(c, "/cn-bj2/orders").mtime, 3600);
     assert_int_equal(stat_ok(c, "/cn-bj2/analytics").mtime, 6300);
@@ -1561,6 +1639,7 @@ static void test_dir_mtime_newest_child(void **state)
     assert_int_equal(stat_ok(c, "/cn-bj2/orders").mtime, 3600);
     assert_int_equal(stat_ok(c, "/cn-bj2/orders").mtime, 3600);
     fake_set(&e->f, A_BACKUP, "udb-orders", J("{'DataSet':[" ORDERS_A1 "]}"));
+    relist(c, "/cn-bj2/orders");
     expect_ls(c, "/cn-bj2/orders", "auto-1|logs");
     assert_int_equal(stat_ok(c, "/cn-bj2/orders").mtime, 2500);
 }
@@ -1637,6 +1716,290 @@ static void test_many_backups(void **state)
     assert_int_equal(stat_rc(c, "/cn-bj2/staging~udb-st2/same"), -ENOENT);
     assert_int_equal(stat_rc(c, "/cn-bj2/staging~udb-st2/backup-05000"), -ENOENT);
     assert_int_equal(e->f.calls[A_BACKUP], 1);
+}
+
+/* ---- stale while revalidate, and an API that stops answering ---- */
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct cached_walk {
+    struct catalog *c;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    unsigned bad;
+};
+
+/* Everything a cached cluster answers: listings, stat, object, xattrs. */
+static void *cached_walk_main(void *arg)
+{
+    struct cached_walk *w = arg;
+    struct cat_object o;
+    struct dirlist d;
+    char buf[256];
+    unsigned bad = 0;
+    for (int i = 0; i < 20; i++) {
+        bad += list_dir(w->c, "/cn-bj2/orders", &d) != 0 || d.n != 4;
+        dirlist_free(&d);
+        bad += stat_rc(w->c, "/cn-bj2/orders/oplog/op-1") != 0;
+        bad += catalog_object(w->c, "/cn-bj2/orders/auto-1", &o) != 0;
+        catalog_object_clear(&o);
+        bad += catalog_getxattr(w->c, "/cn-bj2/orders/auto-1", "user.umongofs.backup_id", buf,
+                                sizeof(buf)) != 5;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->bad = bad;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Runs cached_walk_main in a thread; true when it finished within limit
+ * seconds. Otherwise the API is let answer (fake_hold off), so the walk ends
+ * before the test does: a broken catalog fails the test, never hangs it. */
+static bool cached_walk(struct env *e, double limit, unsigned *bad)
+{
+    struct cached_walk w = {.c = e->c};
+    pthread_t th;
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    assert_int_equal(pthread_create(&th, NULL, cached_walk_main, &w), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)limit;
+    pthread_mutex_lock(&w.lock);
+    while (!w.done && pthread_cond_timedwait(&w.cond, &w.lock, &until) == 0)
+        ;
+    bool done = w.done;
+    pthread_mutex_unlock(&w.lock);
+    if (!done)
+        fake_hold(&e->f, false);
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    *bad = w.bad;
+    return done;
+}
+
+/* A cached directory is answered at once, stale or not, while its refresh
+ * hangs on an API that never answers; each stale directory gets one
+ * refresh at a time; the new listing shows once the answer comes. */
+static void test_stale_served_while_api_hangs(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat(e, 0, false, NULL);
+    unsigned before[A_COUNT], now[A_COUNT], bad = 0;
+
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    catalog_settle(c);
+    fake_calls(&e->f, before);
+    fake_set(&e->f, A_BACKUP, "udb-orders",
+             J("{'DataSet':[{'BackupId':'bk-a1','BackupName':'renamed','State':'Success'}]}"));
+    fake_hold(&e->f, true);
+    double t0 = mono();
+    bool done = cached_walk(e, 20, &bad);
+    double took = mono() - t0;
+    print_message("80 cached lookups with the API hanging: %.3f s\n", took);
+    assert_true(done);
+    assert_int_equal(bad, 0);
+    /* One refresh per stale directory (root, region, cluster), not one per access. */
+    for (double t = mono(); fake_held(&e->f) < 3 && mono() - t < 10;)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    fake_calls(&e->f, now);
+    assert_int_equal(now[A_REGION] - before[A_REGION], 1);
+    assert_int_equal(now[A_INSTANCES] - before[A_INSTANCES], 1);
+    assert_int_equal(now[A_BACKUP] - before[A_BACKUP], 1);
+    assert_int_equal(now[A_LOGS], before[A_LOGS]); /* the cluster's second call is yet to come */
+    fake_hold(&e->f, false);
+    catalog_settle(c);
+    expect_ls(c, "/cn-bj2/orders", "logs|renamed");
+}
+
+static struct catalog *open_cat_breaker(struct env *e, unsigned ttl)
+{
+    catalog_free(&e->c);
+    struct catalog_opts o = {
+        .source = {fake_call, &e->f}, .dir_ttl = ttl, .breaker_failures = 3, .breaker_cooldown = 1};
+    e->c = catalog_new(&o);
+    assert_non_null(e->c);
+    return e->c;
+}
+
+static bool api_down(struct catalog *c)
+{
+    struct catalog_counts n;
+    catalog_counts(c, &n);
+    return n.api_down;
+}
+
+static unsigned calls_of(struct fake *f, enum action a)
+{
+    unsigned n[A_COUNT];
+    fake_calls(f, n);
+    return n[a];
+}
+
+/* Past the breaker's cooldown (1 s, counted in whole seconds). */
+static void after_cooldown(void)
+{
+    nanosleep(&(struct timespec){2, 100000000}, NULL);
+}
+
+/* Calls that get no answer (-ETIMEDOUT) open the breaker after 3 in a row:
+ * then cold listings fail at once without a call, cached ones are served
+ * without a refresh; one probe per cooldown; an answer closes it. */
+static void test_breaker_fails_cold_listings_fast(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat_breaker(e, 60);
+    struct dirlist d;
+
+    expect_ls(c, "/", "cn-bj2|cn-sh2|hk");
+    fake_fail(&e->f, A_INSTANCES, -ETIMEDOUT);
+    for (unsigned k = 1; k <= 3; k++) {
+        assert_false(api_down(c));
+        assert_int_equal(list_dir(c, "/cn-bj2", &d), -EIO);
+        dirlist_free(&d);
+        assert_int_equal(calls_of(&e->f, A_INSTANCES), k);
+        /* After the first call without an answer, one attempt each. */
+        assert_int_equal(e->f.quick[A_INSTANCES], k - 1);
+    }
+    assert_true(api_down(c));
+    /* Open: cold listings fail without asking the API at all... */
+    assert_int_equal(list_dir(c, "/hk", &d), -EIO);
+    dirlist_free(&d);
+    assert_int_equal(stat_rc(c, "/cn-sh2/sh"), -EIO);
+    assert_int_equal(calls_of(&e->f, A_INSTANCES), 3);
+    /* ...and stale listings are served without a refresh. */
+    catalog_invalidate(c);
+    expect_ls(c, "/", "cn-bj2|cn-sh2|hk");
+    catalog_settle(c);
+    assert_int_equal(calls_of(&e->f, A_REGION), 1);
+
+    /* Cooldown over: one probe; it fails, so the breaker stays open. */
+    after_cooldown();
+    assert_int_equal(list_dir(c, "/hk", &d), -EIO);
+    dirlist_free(&d);
+    assert_int_equal(calls_of(&e->f, A_INSTANCES), 4);
+    assert_int_equal(list_dir(c, "/hk", &d), -EIO);
+    dirlist_free(&d);
+    assert_int_equal(calls_of(&e->f, A_INSTANCES), 4);
+    assert_true(api_down(c));
+
+    /* The API answers again: the next probe closes it. */
+    fake_fail(&e->f, A_INSTANCES, 0);
+    after_cooldown();
+    expect_ls(c, "/hk", "");
+    assert_false(api_down(c));
+    expect_ls(c, "/cn-bj2", "analytics|orders|staging~udb-st1|staging~udb-st2");
+    assert_int_equal(calls_of(&e->f, A_INSTANCES), 6);
+}
+
+/* An API that answers, even with errors, is up: no breaker. */
+static void test_breaker_ignores_error_answers(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat_breaker(e, 60);
+    struct dirlist d;
+
+    expect_ls(c, "/", "cn-bj2|cn-sh2|hk");
+    fake_fail(&e->f, A_INSTANCES, -EIO);
+    for (unsigned k = 1; k <= 6; k++) {
+        assert_int_equal(list_dir(c, "/cn-bj2", &d), -EIO);
+        dirlist_free(&d);
+        assert_int_equal(calls_of(&e->f, A_INSTANCES), k);
+    }
+    assert_false(api_down(c));
+    assert_int_equal(e->f.quick[A_INSTANCES], 0); /* full retry schedule each time */
+    /* Two calls without an answer, then one with: the count starts over. */
+    fake_fail(&e->f, A_INSTANCES, -ETIMEDOUT);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(list_dir(c, "/cn-bj2", &d), -EIO);
+        dirlist_free(&d);
+    }
+    fake_fail(&e->f, A_INSTANCES, -EIO);
+    assert_int_equal(list_dir(c, "/cn-bj2", &d), -EIO);
+    dirlist_free(&d);
+    fake_fail(&e->f, A_INSTANCES, -ETIMEDOUT);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(list_dir(c, "/cn-bj2", &d), -EIO);
+        dirlist_free(&d);
+    }
+    assert_false(api_down(c));
+}
+
+/* Background refreshes count too: stale directories whose refreshes get no
+ * answer open the breaker, and a background probe closes it again. */
+static void test_breaker_from_background_refreshes(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat_breaker(e, 0);
+    struct dirlist d;
+
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    catalog_settle(c);
+    for (int a = 0; a < A_OTHER; a++)
+        fake_fail(&e->f, (enum action)a, -ETIMEDOUT);
+    /* Three stale directories on the way: three refreshes, none answered. */
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    catalog_settle(c);
+    assert_true(api_down(c));
+    unsigned total = fake_total(&e->f);
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    assert_int_equal(list_dir(c, "/cn-bj2/analytics", &d), -EIO); /* cold */
+    dirlist_free(&d);
+    catalog_settle(c);
+    assert_int_equal(fake_total(&e->f), total);
+    for (int a = 0; a < A_OTHER; a++)
+        fake_fail(&e->f, (enum action)a, 0);
+    after_cooldown();
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog"); /* kicks the probe */
+    catalog_settle(c);
+    assert_false(api_down(c));
+    expect_ls(c, "/cn-bj2/analytics", "an-26|an-27|loose");
+}
+
+/* The daemon forks (fuse_daemonize) after catalog_new: the child must get
+ * refresh threads of its own, and catalog_free must not wait for threads it
+ * never had. */
+static void test_fork_after_new(void **state)
+{
+    struct env *e = *state;
+    struct catalog *c = open_cat(e, 0, false, NULL);
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog"); /* cold: no thread yet */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct dirlist d;
+        fake_set(&e->f, A_BACKUP, "udb-orders", J("{'DataSet':[" ORDERS_A1 "]}"));
+        relist(c, "/cn-bj2/orders"); /* stale: a background refresh, in the child */
+        int rc = list_dir(c, "/cn-bj2/orders", &d);
+        bool ok = rc == 0 && d.n == 2; /* auto-1, logs */
+        dirlist_free(&d);
+        catalog_free(&e->c);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 3000 && (got = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    if (got == 0) { /* hung: a child waiting for threads it does not have */
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    assert_int_equal(got, pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The parent's catalog is unaffected and starts threads of its own. */
+    expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
+    catalog_settle(c);
 }
 
 /* ---- threads ---- */
@@ -1790,6 +2153,7 @@ static void test_concurrent_refresh_stress(void **state)
     cJSON_Delete(flipped);
     for (int i = 0; i < T; i++)
         assert_int_equal(w[i].bad, 0);
+    relist(c, "/cn-bj2/orders");
     expect_ls(c, "/cn-bj2/orders", "auto-1|auto-2|logs|oplog");
 }
 
@@ -1828,6 +2192,11 @@ int main(void)
         T(test_dir_mtime_newest_child),
         T(test_duplicate_ids),
         T(test_many_backups),
+        T(test_stale_served_while_api_hangs),
+        T(test_breaker_fails_cold_listings_fast),
+        T(test_breaker_ignores_error_answers),
+        T(test_breaker_from_background_refreshes),
+        T(test_fork_after_new),
         T(test_concurrent_cold_readdir),
         T(test_concurrent_cold_failure),
         T(test_concurrent_refresh_stress),

@@ -62,8 +62,13 @@ static void check_safe(const char *s)
     assert_string_not_equal(s, ".");
     assert_string_not_equal(s, "..");
     assert_null(strchr(s, '/'));
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         assert_true(*p >= 0x20 && *p != 0x7f);
+        /* No C1 control, no U+2028..U+202E, no U+2066..U+2069. */
+        assert_false(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+        assert_false(p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae);
+        assert_false(p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+    }
     assert_true(valid_utf8(s));
 }
 
@@ -178,9 +183,37 @@ static void test_control_characters(void **state)
     expect_sanitize("\x1b[31mred\x1b[0m", "b1", "_[31mred_[0m");
     /* A name that is only control characters is not empty: it stays visible. */
     expect_sanitize("\x01", "b1", "_");
-    /* C1 controls (U+0080..U+009F) are valid UTF-8 and not in the header's
-     * list, so they are kept. */
-    expect_sanitize("a\302\205b", "b1", "a\302\205b");
+    /* C1 controls (U+0080..U+009F) are control characters too: U+009B is
+     * CSI to many terminals. One '_' per character. */
+    expect_sanitize("a\302\205b", "b1", "a_b");
+    expect_sanitize("\302\23331mred", "b1", "_31mred");
+    expect_sanitize("\302\200\302\237", "b1", "__");
+    /* Their neighbours are ordinary characters. */
+    expect_sanitize("a\302\240b\302\251", "b1", "a\302\240b\302\251"); /* NBSP, (c) */
+}
+
+/* Direction controls reorder what a listing shows: "invoice<U+202E>fdp.exe"
+ * displays as "invoiceexe.pdf". They become '_' like control characters,
+ * one per character, and so do the line and paragraph separators. */
+static void test_direction_controls(void **state)
+{
+    (void)state;
+    expect_sanitize("invoice\342\200\256fdp.exe", "b1", "invoice_fdp.exe"); /* U+202E */
+    expect_sanitize("a\342\201\246b\342\201\251c", "b1", "a_b_c");          /* U+2066, U+2069 */
+    expect_sanitize("\342\200\252\342\200\253\342\200\254\342\200\255", "b1",
+                    "____");                                         /* U+202A..U+202D */
+    expect_sanitize("\342\201\247\342\201\250", "b1", "__");         /* U+2067, U+2068 */
+    expect_sanitize("l1\342\200\250l2\342\200\251", "b1", "l1_l2_"); /* U+2028, U+2029 */
+    /* Only an override: still a visible, non-empty name. */
+    expect_sanitize("\342\200\256", "b1", "_");
+    /* Neighbouring code points are ordinary text. */
+    expect_sanitize("\342\200\224\342\200\257\342\201\245\342\201\252", "b1",
+                    "\342\200\224\342\200\257\342\201\245\342\201\252");
+    /* Two clusters differing only by an override collide and get their ids. */
+    const char *raw[] = {"x\342\200\256y", "x_y"};
+    const char *ids[] = {"udb-1", "udb-2"};
+    const char *want[] = {"x_y~udb-1", "x_y~udb-2"};
+    expect_assign(raw, ids, 2, NULL, want);
 }
 
 static void test_invalid_utf8(void **state)
@@ -611,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_dots),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_control_characters),
+        cmocka_unit_test(test_direction_controls),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_assign_unique_unchanged),

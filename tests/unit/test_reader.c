@@ -1,11 +1,301 @@
-/* Block arithmetic of the read path. */
+/* The read path against an in-process fake object store (reader.h's store
+ * seam): block arithmetic, slot states, URL refresh on 403, an object that
+ * changes, transient failures and their retries, dropped transfers resumed,
+ * 416s and short answers, the memory budget, deadlines and abort, and random
+ * read sequences from many threads checked byte by byte. */
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "reader.h"
+#include "retry.h"
+
+#define BS 16384u /* block size of the tests: small, so objects span many */
+
+/* ---------- the fake store ---------- */
+
+struct fake {
+    pthread_mutex_t lock;
+    char *data;
+    uint64_t size;
+    char etag[64];
+    bool no_etag;
+    /* Faults, each for the next N calls: */
+    unsigned fail;  /* -EAGAIN, nothing delivered */
+    unsigned proto; /* -EPROTO */
+    unsigned drop;  /* drop_after bytes, then -EAGAIN */
+    size_t drop_after;
+    bool etag_after_drop; /* the object "changes" right after a drop */
+    unsigned r416;        /* 416; with r416_total, "bytes * /r416_value" */
+    bool r416_total;
+    uint64_t r416_value;
+    unsigned cut200; /* a 200 without length whose body ends at cut200_at */
+    uint64_t cut200_at;
+    unsigned refuse_below; /* URLs of an older generation get 403 */
+    unsigned hang_ms;      /* every call waits this long (deadline, abort) */
+    /* What happened: */
+    unsigned calls;
+    uint64_t offs[64]; /* the first 64 requested offsets */
+};
+
+/* Changes the fake under its lock: workers may be calling it. */
+#define FAKE(f, ...)                                                                               \
+    do {                                                                                           \
+        pthread_mutex_lock(&(f)->lock);                                                            \
+        __VA_ARGS__;                                                                               \
+        pthread_mutex_unlock(&(f)->lock);                                                          \
+    } while (0)
+
+static unsigned url_gen(const char *url)
+{
+    const char *g = strstr(url, "gen=");
+    return g ? (unsigned)strtoul(g + 4, NULL, 10) : 0;
+}
+
+/* Waits hang_ms, as a dead store would, but not past the deadline. */
+static int fake_hang(unsigned ms, uint64_t deadline_ms)
+{
+    uint64_t end = retry_now_ms() + ms;
+    while (retry_now_ms() < end) {
+        if (retry_aborted())
+            return -ECANCELED;
+        if (deadline_ms && retry_now_ms() >= deadline_ms)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* A fault answer, or 1 when the call is to be answered normally. Lock held. */
+static int fake_fault(struct fake *f, const char *url, uint64_t off, struct http_object *obj)
+{
+    if (url_gen(url) < f->refuse_below)
+        return -EACCES;
+    if (f->r416) {
+        f->r416--;
+        if (f->r416_total) {
+            obj->total = f->r416_value;
+            obj->total_src = HTTP_TOTAL_RANGE;
+        }
+        return -ERANGE;
+    }
+    if (f->fail) {
+        f->fail--;
+        return -EAGAIN;
+    }
+    if (f->proto) {
+        f->proto--;
+        return -EPROTO;
+    }
+    if (!f->no_etag)
+        snprintf(obj->etag, sizeof(obj->etag), "%s", f->etag);
+    if (off >= f->size) {
+        obj->total = f->size;
+        obj->total_src = HTTP_TOTAL_RANGE;
+        return -ERANGE;
+    }
+    return 1;
+}
+
+static int fake_get(void *ctx, const char *url, uint64_t off, size_t len, uint64_t deadline_ms,
+                    char *dst, size_t *got, struct http_object *obj)
+{
+    struct fake *f = ctx;
+    *got = 0;
+    *obj = (struct http_object){.total = HTTP_UNKNOWN_SIZE};
+    pthread_mutex_lock(&f->lock);
+    unsigned hang = f->hang_ms;
+    if (f->calls < 64)
+        f->offs[f->calls] = off;
+    f->calls++;
+    pthread_mutex_unlock(&f->lock);
+    int rc = hang ? fake_hang(hang, deadline_ms) : 0;
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&f->lock);
+    rc = fake_fault(f, url, off, obj);
+    if (rc != 1) {
+        pthread_mutex_unlock(&f->lock);
+        return rc; /* nothing delivered */
+    }
+    uint64_t n = f->size - off < len ? f->size - off : len;
+    obj->total = f->size;
+    obj->total_src = HTTP_TOTAL_RANGE;
+    rc = 0;
+    if (f->cut200) {
+        /* A 200 without Content-Length, cut: the body is [0, cut200_at). */
+        f->cut200--;
+        n = f->cut200_at > off ? (f->cut200_at - off < n ? f->cut200_at - off : n) : 0;
+        obj->total = f->cut200_at;
+        obj->total_src = HTTP_TOTAL_EOF;
+    } else if (f->drop && f->drop_after < n) {
+        f->drop--;
+        n = f->drop_after;
+        rc = -EAGAIN;
+        if (f->etag_after_drop)
+            snprintf(f->etag, sizeof(f->etag), "\"changed\"");
+    }
+    memcpy(dst, f->data + off, n);
+    *got = n;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+/* New contents for the object (workers may be reading it). */
+static void fake_fill(struct fake *f, uint64_t size, unsigned seed)
+{
+    char *data = malloc(size ? size : 1);
+    assert_non_null(data);
+    for (uint64_t i = 0; i < size; i++) {
+        seed = seed * 1103515245u + 12345u;
+        data[i] = (char)(seed >> 16);
+    }
+    pthread_mutex_lock(&f->lock);
+    free(f->data);
+    f->data = data;
+    f->size = size;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static struct fake *fake_new(uint64_t size)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    pthread_mutex_init(&f->lock, NULL);
+    fake_fill(f, size, (unsigned)size);
+    snprintf(f->etag, sizeof(f->etag), "\"v1\"");
+    return f;
+}
+
+/* The object changes its ETag (workers may be reading it). Not inlined:
+ * GCC's -Warray-bounds then takes f for a null pointer after cmocka's
+ * assert_non_null in the caller. */
+__attribute__((noinline)) static void fake_etag(struct fake *f, const char *tag)
+{
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->etag, sizeof(f->etag), "%s", tag);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_free(struct fake *f)
+{
+    pthread_mutex_destroy(&f->lock);
+    free(f->data);
+    free(f);
+}
+
+/* ---------- the URL source ---------- */
+
+struct urls {
+    pthread_mutex_t lock;
+    unsigned gen;
+    unsigned calls, stale_calls;
+    char last_stale[64];
+};
+
+static int url_cb(void *ctx, const char *stale, char **url)
+{
+    struct urls *u = ctx;
+    char buf[64];
+    pthread_mutex_lock(&u->lock);
+    u->calls++;
+    if (stale) {
+        u->stale_calls++;
+        snprintf(u->last_stale, sizeof(u->last_stale), "%s", stale);
+        if (url_gen(stale) == u->gen)
+            u->gen++;
+    }
+    snprintf(buf, sizeof(buf), "fake://object?gen=%u", u->gen);
+    pthread_mutex_unlock(&u->lock);
+    *url = strdup(buf);
+    return *url ? 0 : -ENOMEM;
+}
+
+static struct urls g_urls = {.lock = PTHREAD_MUTEX_INITIALIZER, .gen = 1};
+
+static void urls_reset(void)
+{
+    pthread_mutex_lock(&g_urls.lock);
+    g_urls.gen = 1;
+    g_urls.calls = g_urls.stale_calls = 0;
+    g_urls.last_stale[0] = '\0';
+    pthread_mutex_unlock(&g_urls.lock);
+}
+
+/* ---------- helpers ---------- */
+
+struct env {
+    struct fake *fake;
+    struct reader_pool *pool;
+};
+
+static struct reader_pool *pool_new(struct fake *f, unsigned blocks, unsigned retries,
+                                    unsigned ahead)
+{
+    struct reader_pool_opts o = {.store = {fake_get, f},
+                                 .workers = 3,
+                                 .block_size = BS,
+                                 .max_ahead = ahead,
+                                 .retries = retries,
+                                 .timeout_s = 5,
+                                 .backoff_ms = 2,
+                                 .cache_bytes = (size_t)blocks * BS};
+    struct reader_pool *p = reader_pool_new(&o);
+    assert_non_null(p);
+    return p;
+}
+
+static struct reader *open_reader(struct reader_pool *p, uint64_t hint)
+{
+    struct reader *r = reader_open(p, hint, url_cb, &g_urls, NULL);
+    assert_non_null(r);
+    return r;
+}
+
+/* Reads [off, off+n) and checks every byte against the fake object. */
+static void expect_bytes(struct reader *r, struct fake *f, uint64_t off, size_t n)
+{
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    ssize_t got = reader_read(r, buf, n, off);
+    uint64_t want = off >= f->size ? 0 : f->size - off < n ? f->size - off : n;
+    assert_int_equal(got, (ssize_t)want);
+    if (want)
+        assert_memory_equal(buf, f->data + off, (size_t)want);
+    free(buf);
+}
+
+static ssize_t read_at(struct reader *r, uint64_t off, size_t n)
+{
+    char buf[256];
+    return reader_read(r, buf, n < sizeof(buf) ? n : sizeof(buf), off);
+}
+
+static unsigned calls(struct fake *f)
+{
+    pthread_mutex_lock(&f->lock);
+    unsigned n = f->calls;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+static int setup(void **state)
+{
+    urls_reset();
+    retry_abort_clear();
+    return 0;
+}
+
+/* ---------- tests ---------- */
 
 static void test_span(void **state)
 {
@@ -30,10 +320,478 @@ static void test_span(void **state)
     assert_int_equal(l, (uint64_t)300 << 10);
 }
 
+static void test_reads_every_byte_and_probe(void **state)
+{
+    struct fake *f = fake_new(5 * BS + 777);
+    struct reader_pool *p = pool_new(f, 16, 2, 4);
+    struct reader *r = open_reader(p, 0);
+    uint64_t size;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    assert_int_equal(size, f->size);
+    assert_string_equal(etag, "\"v1\"");
+    for (uint64_t off = 0; off < f->size; off += 3000)
+        expect_bytes(r, f, off, 3000);      /* forward: prefetch grows */
+    expect_bytes(r, f, BS - 1, 2 * BS + 2); /* three blocks in one read */
+    expect_bytes(r, f, f->size - 5, 100);   /* the end: short */
+    expect_bytes(r, f, f->size, 100);       /* past it: 0 */
+    expect_bytes(r, f, f->size + 10 * BS, 1);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_empty_object(void **state)
+{
+    struct fake *f = fake_new(0);
+    struct reader_pool *p = pool_new(f, 4, 1, 2);
+    struct reader *r = open_reader(p, 0);
+    uint64_t size = 99;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    assert_int_equal(size, 0);
+    assert_int_equal(read_at(r, 0, 10), 0);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_refresh_on_403_asks_with_the_stale_url(void **state)
+{
+    struct fake *f = fake_new(3 * BS);
+    FAKE(f, f->refuse_below = 2); /* the first URL has expired */
+    struct reader_pool *p = pool_new(f, 8, 1, 0);
+    struct reader *r = open_reader(p, 0);
+    expect_bytes(r, f, 100, 1000);
+    assert_int_equal(g_urls.stale_calls, 1);
+    assert_string_equal(g_urls.last_stale, "fake://object?gen=1");
+    struct reader_stats st;
+    reader_pool_stats(p, &st);
+    assert_int_equal(st.refreshes, 1);
+    assert_int_equal(st.retries, 0);
+    /* Fresh URLs refused again and again: EIO after two refreshes more. */
+    FAKE(f, f->refuse_below = 1000);
+    assert_int_equal(read_at(r, 2 * BS, 10), -EIO);
+    reader_pool_stats(p, &st);
+    assert_int_equal(st.refreshes, 4);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_etag_change_fails_every_later_read(void **state)
+{
+    struct fake *f = fake_new(6 * BS);
+    struct reader_pool *p = pool_new(f, 16, 3, 0);
+    struct reader *r = open_reader(p, 0);
+    uint64_t size;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    expect_bytes(r, f, BS, 100); /* block 1 cached */
+    fake_etag(f, "\"v2\"");
+    unsigned before = calls(f);
+    assert_int_equal(read_at(r, 4 * BS, 100), -EIO);
+    assert_int_equal(calls(f), before + 1);          /* no retry: the object changed */
+    expect_bytes(r, f, BS, 100);                     /* fetched before: old bytes, still */
+    assert_int_equal(read_at(r, 2 * BS, 100), -EIO); /* anything else: never the new */
+    reader_close(&r);
+    /* A new reader reads the new version. */
+    r = open_reader(p, 0);
+    expect_bytes(r, f, 4 * BS, 100);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_length_change_is_eio(void **state)
+{
+    struct fake *f = fake_new(6 * BS);
+    struct reader_pool *p = pool_new(f, 16, 3, 0);
+    struct reader *r = open_reader(p, 0);
+    expect_bytes(r, f, 0, 100);
+    fake_fill(f, 8 * BS, 5); /* same ETag, other length */
+    assert_int_equal(read_at(r, 3 * BS, 100), -EIO);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_invalidate_fails_reads(void **state)
+{
+    struct fake *f = fake_new(4 * BS);
+    struct reader_pool *p = pool_new(f, 8, 1, 0);
+    struct reader *r = open_reader(p, 0);
+    expect_bytes(r, f, 0, 100);
+    reader_invalidate(r);
+    assert_int_equal(read_at(r, 0, 100), -EIO);
+    assert_int_equal(read_at(r, 2 * BS, 100), -EIO);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_transient_failures_are_retried_then_eio(void **state)
+{
+    struct fake *f = fake_new(4 * BS);
+    struct reader_pool *p = pool_new(f, 8, 3, 0);
+    struct reader *r = open_reader(p, 0);
+    FAKE(f, f->fail = 3);
+    expect_bytes(r, f, 10, 100);
+    struct reader_stats st;
+    reader_pool_stats(p, &st);
+    assert_int_equal(st.retries, 3);
+    FAKE(f, f->fail = 4);
+    unsigned before = calls(f);
+    assert_int_equal(read_at(r, 2 * BS, 100), -EIO);
+    assert_int_equal(calls(f), before + 4);
+    FAKE(f, f->proto = 2); /* answers not believed: retried the same way */
+    expect_bytes(r, f, 3 * BS, 100);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_failed_block_repeats_its_error_once(void **state)
+{
+    struct fake *f = fake_new(4 * BS);
+    struct reader_pool *p = pool_new(f, 8, 0, 0);
+    struct reader *r = open_reader(p, 0);
+    FAKE(f, f->fail = 1);
+    assert_int_equal(read_at(r, BS, 10), -EIO);
+    unsigned before = calls(f);
+    /* The kernel's immediate retry of the same page gets the error again
+     * without a new request; the next read after that fetches anew. */
+    assert_int_equal(read_at(r, BS + 5, 10), -EIO);
+    assert_int_equal(calls(f), before);
+    expect_bytes(r, f, BS + 5, 10);
+    assert_int_equal(calls(f), before + 1);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_dropped_transfers_resume_without_using_retries(void **state)
+{
+    struct fake *f = fake_new(3 * BS);
+    struct reader_pool *p = pool_new(f, 8, 1, 0);
+    struct reader *r = open_reader(p, 0);
+    FAKE(f, f->drop = 5; f->drop_after = 1000; f->fail = 1);
+    expect_bytes(r, f, 0, BS);       /* a failure and 5 drops, with retries=1 */
+    assert_int_equal(f->offs[0], 0); /* the failure */
+    for (unsigned i = 0; i <= 5; i++)
+        assert_int_equal(f->offs[1 + i], i * 1000); /* each drop resumed from its last byte */
+    struct reader_stats st;
+    reader_pool_stats(p, &st);
+    assert_int_equal(st.resumes, 5);
+    assert_int_equal(st.retries, 1);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_resume_checks_the_etag(void **state)
+{
+    struct fake *f = fake_new(3 * BS);
+    struct reader_pool *p = pool_new(f, 8, 3, 0);
+    struct reader *r = open_reader(p, 0);
+    FAKE(f, f->drop = 1; f->drop_after = 1000; f->etag_after_drop = true);
+    assert_int_equal(read_at(r, 0, 100), -EIO);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_416_inside_the_object_is_an_error_not_eof(void **state)
+{
+    struct fake *f = fake_new(6 * BS);
+    struct reader_pool *p = pool_new(f, 16, 2, 0);
+    struct reader *r = open_reader(p, 0);
+    uint64_t size;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    FAKE(f, f->r416 = 2); /* without Content-Range: retried, then the bytes */
+    expect_bytes(r, f, 3 * BS + 5, 100);
+    /* "bytes * /32768", below the length: still an error. */
+    FAKE(f, f->r416 = 100; f->r416_total = true; f->r416_value = 2 * BS);
+    assert_int_equal(read_at(r, 4 * BS, 100), -EIO);
+    FAKE(f, f->r416 = 0);
+    expect_bytes(r, f, 5 * BS, 100);
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    assert_int_equal(size, f->size); /* the length never shrank */
+    reader_close(&r);
+    /* Before any answer, the listing's length is the floor. */
+    r = open_reader(p, f->size);
+    FAKE(f, f->r416 = 1; f->r416_total = false);
+    expect_bytes(r, f, 0, 100);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_200_cut_short_below_the_listing_is_retried(void **state)
+{
+    struct fake *f = fake_new(4 * BS);
+    struct reader_pool *p = pool_new(f, 8, 2, 0);
+    struct reader *r = open_reader(p, f->size);
+    FAKE(f, f->cut200 = 2; f->cut200_at = 5000); /* looks like a 5000-byte object */
+    uint64_t size;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    assert_int_equal(size, f->size);
+    expect_bytes(r, f, 0, BS);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_no_etag_store(void **state)
+{
+    struct fake *f = fake_new(3 * BS);
+    FAKE(f, f->no_etag = true);
+    struct reader_pool *p = pool_new(f, 8, 1, 2);
+    struct reader *r = open_reader(p, 0);
+    uint64_t size;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    assert_string_equal(etag, "");
+    expect_bytes(r, f, 0, (size_t)f->size);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+/* ---------- deadline and abort ---------- */
+
+static void test_deadline_bounds_a_hanging_store(void **state)
+{
+    struct fake *f = fake_new(3 * BS);
+    struct reader_pool_opts o = {.store = {fake_get, f},
+                                 .workers = 1,
+                                 .block_size = BS,
+                                 .retries = 1,
+                                 .timeout_s = 1,
+                                 .backoff_ms = 2,
+                                 .cache_bytes = 4 * BS};
+    struct reader_pool *p = reader_pool_new(&o);
+    struct reader *r = open_reader(p, 0);
+    struct reader_stats st;
+    reader_pool_stats(p, &st);
+    assert_true(st.deadline_ms >= 2000 && st.deadline_ms < 2100); /* 1 s x 2 + backoff */
+    FAKE(f, f->hang_ms = 60000);
+    uint64_t t0 = retry_now_ms();
+    assert_int_equal(read_at(r, BS, 10), -EIO);
+    uint64_t took = retry_now_ms() - t0;
+    assert_true(took >= 1900 && took < 3 * st.deadline_ms);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+struct stuck {
+    struct reader *r;
+    ssize_t rc;
+};
+
+static void *stuck_read(void *arg)
+{
+    struct stuck *s = arg;
+    s->rc = read_at(s->r, BS, 10);
+    return NULL;
+}
+
+static void test_abort_ends_stuck_reads_at_once(void **state)
+{
+    struct fake *f = fake_new(3 * BS);
+    struct reader_pool *p = pool_new(f, 8, 5, 0); /* deadline: about 36 s */
+    struct reader *r = open_reader(p, 0);
+    FAKE(f, f->hang_ms = 60000);
+    struct stuck s = {r, 1};
+    pthread_t t;
+    pthread_create(&t, NULL, stuck_read, &s);
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    uint64_t t0 = retry_now_ms();
+    retry_abort_all();
+    pthread_join(t, NULL);
+    assert_true(retry_now_ms() - t0 < 1000);
+    assert_int_equal(s.rc, -ECANCELED);
+    assert_int_equal(retry_sleep(3), -ECANCELED);
+    retry_abort_clear();
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+/* ---------- the memory budget, and many threads ---------- */
+
+struct worker {
+    struct reader *r;
+    struct fake *f;
+    unsigned seed;
+    unsigned rounds;
+    bool sequential;
+    int bad; /* reads that returned other bytes or an error */
+};
+
+/* Random (offset, size): anywhere, across block edges, at and past the end. */
+static void pick(unsigned *seed, uint64_t size, uint64_t *off, size_t *n)
+{
+    unsigned k = (unsigned)rand_r(seed);
+    switch (k % 4) {
+    case 0:
+        *off = (uint64_t)rand_r(seed) % size;
+        break;
+    case 1:
+        *off = ((uint64_t)rand_r(seed) % (size / BS + 1)) * BS - (uint64_t)(rand_r(seed) % 7);
+        break;
+    case 2:
+        *off = size - (uint64_t)(rand_r(seed) % 3000);
+        break;
+    default:
+        *off = size + (uint64_t)(rand_r(seed) % 3);
+    }
+    if (*off > size + 2)
+        *off = 0;
+    *n = 1 + (size_t)rand_r(seed) % (3 * BS);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char *buf = malloc(3 * BS + 1);
+    uint64_t off = 0;
+    size_t n = 0;
+    for (unsigned i = 0; i < w->rounds && buf; i++) {
+        if (w->sequential)
+            n = 1 + (size_t)rand_r(&w->seed) % (2 * BS);
+        else
+            pick(&w->seed, w->f->size, &off, &n);
+        ssize_t got = reader_read(w->r, buf, n, off);
+        uint64_t want = off >= w->f->size ? 0 : w->f->size - off < n ? w->f->size - off : n;
+        if (got != (ssize_t)want || memcmp(buf, w->f->data + off, (size_t)want) != 0)
+            w->bad++;
+        off = w->sequential ? (off + n >= w->f->size ? 0 : off + n) : off;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* n_threads workers on n_readers readers of f; returns the bad reads. */
+static int run_workers(struct reader_pool *p, struct fake *f, unsigned n_threads,
+                       unsigned n_readers, unsigned rounds, unsigned seed)
+{
+    struct reader *readers[32];
+    struct worker w[32];
+    pthread_t t[32];
+    int bad = 0;
+    for (unsigned i = 0; i < n_readers; i++)
+        readers[i] = open_reader(p, i % 2 ? f->size : 0);
+    for (unsigned i = 0; i < n_threads; i++) {
+        w[i] = (struct worker){readers[i % n_readers], f, seed + i, rounds, i % 3 == 0, 0};
+        pthread_create(&t[i], NULL, worker_main, &w[i]);
+    }
+    for (unsigned i = 0; i < n_threads; i++) {
+        pthread_join(t[i], NULL);
+        bad += w[i].bad;
+    }
+    for (unsigned i = 0; i < n_readers; i++)
+        reader_close(&readers[i]);
+    return bad;
+}
+
+static void test_memory_budget_holds_with_many_readers(void **state)
+{
+    struct fake *f = fake_new(40 * BS + 123);
+    struct reader_pool *p = pool_new(f, 6, 2, 8); /* 6 buffers; 8 ahead each */
+    assert_int_equal(run_workers(p, f, 16, 16, 60, 1), 0);
+    struct reader_stats st;
+    reader_pool_stats(p, &st);
+    assert_true(st.mapped_peak <= 6 * BS);
+    assert_true(st.mapped_peak >= 2 * BS); /* prefetching did happen */
+    /* All closed: the buffers go back once the last job has let go. */
+    for (int i = 0; i < 200 && st.mapped; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        reader_pool_stats(p, &st);
+    }
+    assert_int_equal(st.mapped, 0);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+static void test_one_buffer_still_makes_progress(void **state)
+{
+    struct fake *f = fake_new(10 * BS + 1);
+    struct reader_pool *p = pool_new(f, 1, 2, 4);
+    assert_int_equal(run_workers(p, f, 6, 3, 40, 7), 0);
+    struct reader_stats st;
+    reader_pool_stats(p, &st);
+    assert_int_equal(st.mapped_peak, BS);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+/* Faults injected while the workers run: every completed read is exact. */
+static void *chaos_main(void *arg)
+{
+    struct fake *f = arg;
+    unsigned seed = 99;
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&f->lock);
+        switch (rand_r(&seed) % 3) {
+        case 0:
+            f->fail = 1;
+            break;
+        case 1:
+            f->drop = 1;
+            f->drop_after = (size_t)rand_r(&seed) % BS;
+            break;
+        default:
+            f->proto = 1;
+        }
+        pthread_mutex_unlock(&f->lock);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_random_read_sequences_are_byte_exact(void **state)
+{
+    for (unsigned round = 0; round < 4; round++) {
+        struct fake *f = fake_new(23 * BS + 321 * round);
+        struct reader_pool *p = pool_new(f, 3 + round * 4, 1000, 1 + round * 3);
+        pthread_t chaos;
+        pthread_create(&chaos, NULL, chaos_main, f);
+        assert_int_equal(run_workers(p, f, 8, 1 + round * 2, 80, round * 100), 0);
+        pthread_join(chaos, NULL);
+        reader_pool_free(&p);
+        fake_free(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_span),
+        cmocka_unit_test_setup(test_reads_every_byte_and_probe, setup),
+        cmocka_unit_test_setup(test_empty_object, setup),
+        cmocka_unit_test_setup(test_refresh_on_403_asks_with_the_stale_url, setup),
+        cmocka_unit_test_setup(test_etag_change_fails_every_later_read, setup),
+        cmocka_unit_test_setup(test_length_change_is_eio, setup),
+        cmocka_unit_test_setup(test_invalidate_fails_reads, setup),
+        cmocka_unit_test_setup(test_transient_failures_are_retried_then_eio, setup),
+        cmocka_unit_test_setup(test_failed_block_repeats_its_error_once, setup),
+        cmocka_unit_test_setup(test_dropped_transfers_resume_without_using_retries, setup),
+        cmocka_unit_test_setup(test_resume_checks_the_etag, setup),
+        cmocka_unit_test_setup(test_416_inside_the_object_is_an_error_not_eof, setup),
+        cmocka_unit_test_setup(test_200_cut_short_below_the_listing_is_retried, setup),
+        cmocka_unit_test_setup(test_no_etag_store, setup),
+        cmocka_unit_test_setup(test_deadline_bounds_a_hanging_store, setup),
+        cmocka_unit_test_setup(test_abort_ends_stuck_reads_at_once, setup),
+        cmocka_unit_test_setup(test_memory_budget_holds_with_many_readers, setup),
+        cmocka_unit_test_setup(test_one_buffer_still_makes_progress, setup),
+        cmocka_unit_test_setup(test_random_read_sequences_are_byte_exact, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,119 @@
+/* reader_int: what reader.c, blocks.c and fetch.c share; nothing else may
+ * include it. See reader.h for the contract.
+ *
+ * Locking: one mutex, pool->lock, guards every mutable field below (slots,
+ * readers, the job queue); it is held only for bookkeeping and never while
+ * calling the store, the url callback or free_ctx, or while copying a block
+ * out (a pinned slot is safe without it). It is a leaf: nothing else is
+ * locked while holding it. Atomics are for counters only.
+ */
+#ifndef UMONGOFS_READER_INT_H
+#define UMONGOFS_READER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "reader.h"
+
+enum slot_state {
+    SLOT_FREE,    /* no owner; data (if mapped) is a spare buffer */
+    SLOT_LOADING, /* one thread fetches it (or a queued job will) */
+    SLOT_READY,
+    SLOT_FAILED,
+};
+
+/* One buffer of block_size bytes and what it holds. The pool has
+ * cache_bytes / block_size of them, so block memory never exceeds the budget. */
+struct slot {
+    enum slot_state state;
+    struct reader *owner;    /* NULL when FREE */
+    struct slot *next_owned; /* the owner's list */
+    uint64_t block;
+    char *data;         /* mapped on first use, NULL before */
+    size_t len;         /* READY: bytes valid (less than block_size only at the end) */
+    int err;            /* FAILED: the negative errno */
+    uint64_t failed_ms; /* FAILED: when */
+    bool fail_told;     /* FAILED: the error was already repeated once */
+    bool queued;        /* LOADING for a worker job that has not started */
+    bool consumed;      /* a read copied from it: prefetching may reuse it */
+    unsigned pins;      /* threads copying out of data without the lock */
+    uint64_t ticket;    /* changes at every claim: tells a job its slot is still its own */
+    uint64_t used;      /* LRU tick */
+};
+
+struct reader {
+    struct reader_pool *pool; /* immutable */
+    reader_url_fn url_fn;     /* immutable; thread-safe: called from readers and workers */
+    void *url_ctx;            /* immutable */
+    void (*free_ctx)(void *); /* immutable */
+    uint64_t floor;           /* immutable: the listing's length, 0 = none */
+    int refs;                 /* the opener, queued jobs, loads in flight */
+    bool closing;
+    bool stale;       /* the object changed: every read fails */
+    bool total_known; /* the store said the length */
+    uint64_t total;
+    char etag[HTTP_ETAG_MAX]; /* the first answer's, "" if it had none */
+    struct slot *owned;       /* slots with this owner */
+    unsigned n_owned;
+    uint64_t seq_end; /* where the last read ended: the next sequential offset */
+    unsigned ahead;   /* current prefetch distance, in blocks */
+};
+
+struct job {
+    struct reader *r;
+    struct slot *slot;
+    uint64_t ticket;
+    struct job *next;
+};
+
+struct reader_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work_cond; /* workers: a job came, or stop */
+    pthread_cond_t slot_cond; /* a slot finished loading, was released or unpinned
+                                 (CLOCK_MONOTONIC) */
+    struct job *head, *tail;
+    bool stop;
+    struct slot *slots; /* the budget: n_slots buffers */
+    unsigned n_slots;
+    unsigned buf_waiters; /* reads waiting for a buffer: prefetching yields to them */
+    unsigned n_readers;   /* open (or closing) readers */
+    uint64_t tick;
+    size_t mapped, mapped_peak; /* bytes of buffers mapped now / at most */
+    /* Immutable after reader_pool_new: */
+    pthread_t *threads;
+    unsigned n_threads;
+    struct reader_store store;
+    size_t bs;
+    unsigned max_ahead;
+    unsigned per_reader; /* most slots one reader may hold */
+    unsigned retries;
+    unsigned backoff_ms;
+    uint64_t read_ms; /* a read's deadline: timeout x (retries+1) + backoff */
+    atomic_ulong requests, refreshes, retried, resumed;
+};
+
+/* blocks.c: the slots (pool->lock held for all). */
+int blocks_init(struct reader_pool *p, size_t cache_bytes);
+void blocks_destroy(struct reader_pool *p);
+struct slot *blocks_find(struct reader *r, uint64_t b);
+/* A slot, now LOADING block b for r, or NULL: none can be had now (a read
+ * waits for one) or, with *err, none can be mapped. Prefetching (prefetch)
+ * only takes free slots or blocks a read has already copied, and nothing
+ * while a read waits for a buffer. */
+struct slot *blocks_claim(struct reader *r, uint64_t b, bool prefetch, int *err);
+void blocks_release(struct slot *s);
+/* Releases every slot of r that nobody is loading or copying. */
+void blocks_release_reader(struct reader *r);
+/* Unmaps spare buffers: called when no reader is open. */
+void blocks_trim(struct reader_pool *p);
+
+/* fetch.c: block b of r into dst (block_size bytes) by deadline_ms; *len =
+ * bytes stored (fewer than block_size only at the object's end). Called
+ * without the lock. 0 or a negative errno (-EIO, -ECANCELED, ...). */
+int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len, uint64_t deadline_ms);
+
+#endif
