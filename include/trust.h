@@ -41,4 +41,9 @@ int trust_open(const char *path, const char *what, unsigned flags, struct stat *
 int trust_check_private(const char *path, const char *what, mode_t st_mode, char *err,
                         size_t errlen);
 
+/* Formats one line of error text into err (control characters become '?',
+ * so a path or profile name cannot break the line). Shared with config.c. */
+void trust_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -50,24 +50,6 @@ static const char *const profile_dirs[] = {".dezai", ".ucloud"};
 #define TIMEOUT_MAX 3600
 #define RETRIES_MAX 100
 
-static void config_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* err is one line even when a path or profile name holds a newline. */
-static void config_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    for (char *p = err; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-}
-
 static void wipe_str(char **s)
 {
     if (*s) {
@@ -139,7 +121,7 @@ static int read_file(const char *path, const char *what, unsigned flags, char **
     if (fd < 0)
         return fd;
     if (st.st_size > CONFIG_MAX_FILE) {
-        config_err(err, errlen, "%s is larger than %d bytes", path, CONFIG_MAX_FILE);
+        trust_err(err, errlen, "%s is larger than %d bytes", path, CONFIG_MAX_FILE);
         ret = -EINVAL;
         goto out;
     }
@@ -155,7 +137,7 @@ static int read_file(const char *path, const char *what, unsigned flags, char **
             continue;
         if (n < 0) {
             ret = -errno;
-            config_err(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+            trust_err(err, errlen, "cannot read %s: %s", path, strerror(-ret));
             goto out;
         }
         if (n == 0)
@@ -191,7 +173,7 @@ static int parse_file(const char *path, const char *what, unsigned flags, cJSON 
     if (ret)
         goto out;
     if (memchr(data, '\0', len)) {
-        config_err(err, errlen, "%s is not valid JSON (it contains NUL bytes)", path);
+        trust_err(err, errlen, "%s is not valid JSON (it contains NUL bytes)", path);
         ret = -EINVAL;
         goto out;
     }
@@ -203,7 +185,7 @@ static int parse_file(const char *path, const char *what, unsigned flags, cJSON 
         if (end && end >= data && end <= data + len)
             for (const char *p = data; p < end; p++)
                 line += *p == '\n';
-        config_err(err, errlen, "%s is not valid JSON (error near line %u)", path, line);
+        trust_err(err, errlen, "%s is not valid JSON (error near line %u)", path, line);
         ret = -EINVAL;
     }
 out:
@@ -226,22 +208,22 @@ static int get_string(const cJSON *obj, const char *name, bool required, bool ke
     if (!it || cJSON_IsNull(it)) {
         if (!required)
             return 0;
-        config_err(err, errlen, "%s: \"%s\" is missing", where, name);
+        trust_err(err, errlen, "%s: \"%s\" is missing", where, name);
         return -EINVAL;
     }
     if (!cJSON_IsString(it) || !it->valuestring) {
-        config_err(err, errlen, "%s: \"%s\" is not a string", where, name);
+        trust_err(err, errlen, "%s: \"%s\" is not a string", where, name);
         return -EINVAL;
     }
     if (!it->valuestring[0]) {
         if (!required)
             return 0;
-        config_err(err, errlen, "%s: \"%s\" is empty", where, name);
+        trust_err(err, errlen, "%s: \"%s\" is empty", where, name);
         return -EINVAL;
     }
     if (key ? !is_token(it->valuestring) : !is_text(it->valuestring)) {
-        config_err(err, errlen, "%s: \"%s\" contains %s", where, name,
-                   key ? "whitespace or control characters" : "control characters");
+        trust_err(err, errlen, "%s: \"%s\" contains %s", where, name,
+                  key ? "whitespace or control characters" : "control characters");
         return -EINVAL;
     }
     *val = it->valuestring;
@@ -268,7 +250,7 @@ static int check_profiles(const cJSON *root, const char *path, char *err, size_t
     const cJSON *it;
 
     if (!cJSON_IsArray(root)) {
-        config_err(err, errlen, "%s: expected a JSON array of profiles", path);
+        trust_err(err, errlen, "%s: expected a JSON array of profiles", path);
         return -EINVAL;
     }
     cJSON_ArrayForEach(it, root)
@@ -276,18 +258,18 @@ static int check_profiles(const cJSON *root, const char *path, char *err, size_t
         const cJSON *name, *active;
 
         if (!cJSON_IsObject(it)) {
-            config_err(err, errlen, "%s: every entry must be a JSON object", path);
+            trust_err(err, errlen, "%s: every entry must be a JSON object", path);
             return -EINVAL;
         }
         name = cJSON_GetObjectItemCaseSensitive(it, "profile");
         if (!cJSON_IsString(name) || !name->valuestring) {
-            config_err(err, errlen, "%s: an entry has no \"profile\" string", path);
+            trust_err(err, errlen, "%s: an entry has no \"profile\" string", path);
             return -EINVAL;
         }
         active = cJSON_GetObjectItemCaseSensitive(it, "active");
         if (active && !cJSON_IsBool(active) && !cJSON_IsNull(active)) {
-            config_err(err, errlen, "%s: \"active\" of profile '%s' is not true or false", path,
-                       name->valuestring);
+            trust_err(err, errlen, "%s: \"active\" of profile '%s' is not true or false", path,
+                      name->valuestring);
             return -EINVAL;
         }
     }
@@ -393,13 +375,13 @@ static int load_env(const struct env_pair *names, struct credentials *c, bool *f
     if (!has_pub && !has_priv)
         return 0;
     if (!has_pub || !has_priv) {
-        config_err(err, errlen, "%s is set but %s is not; set both or neither",
-                   has_pub ? names->pub : names->priv, has_pub ? names->priv : names->pub);
+        trust_err(err, errlen, "%s is set but %s is not; set both or neither",
+                  has_pub ? names->pub : names->priv, has_pub ? names->priv : names->pub);
         return -EINVAL;
     }
     if (!is_token(pub) || !is_token(priv)) {
-        config_err(err, errlen, "%s contains whitespace or control characters",
-                   is_token(pub) ? names->priv : names->pub);
+        trust_err(err, errlen, "%s contains whitespace or control characters",
+                  is_token(pub) ? names->priv : names->pub);
         return -EINVAL;
     }
     ret = take_fields(c, pub, priv, NULL, NULL, NULL);
@@ -426,7 +408,7 @@ static int load_file(const char *path, struct credentials *c, char *err, size_t 
     if (ret)
         goto out;
     if (!cJSON_IsObject(root)) {
-        config_err(err, errlen, "%s: expected a JSON object", where);
+        trust_err(err, errlen, "%s: expected a JSON object", where);
         ret = -EINVAL;
         goto out;
     }
@@ -466,7 +448,7 @@ static int read_profile_dir(const char *home, const char *sub, struct profile_di
 
     *usable = false;
     if ((size_t)snprintf(pd->dir, sizeof(pd->dir), "%s/%s", home, sub) >= sizeof(pd->dir)) {
-        config_err(err, errlen, "home directory path is too long: %s", home);
+        trust_err(err, errlen, "home directory path is too long: %s", home);
         return -ENAMETOOLONG;
     }
     snprintf(pd->cred_path, sizeof(pd->cred_path), "%s/credential.json", pd->dir);
@@ -518,11 +500,11 @@ static int check_sign_in(const cJSON *entry, const char *name, const char *path,
         return 0;
     if (!oauth && !nonempty_string(entry, "access_token"))
         return 0;
-    config_err(err, errlen,
-               "profile '%s' in %s is a sign-in (OAuth) profile; umongofs signs requests with "
-               "API keys: create a key pair in the console (API keys) and add "
-               "public_key/private_key to that profile, or set %s and %s",
-               name, path, ENV_PUBLIC, ENV_PRIVATE);
+    trust_err(err, errlen,
+              "profile '%s' in %s is a sign-in (OAuth) profile; umongofs signs requests with "
+              "API keys: create a key pair in the console (API keys) and add "
+              "public_key/private_key to that profile, or set %s and %s",
+              name, path, ENV_PUBLIC, ENV_PRIVATE);
     return -EINVAL;
 }
 
@@ -572,12 +554,12 @@ static int use_profile_dir(const char *want, const struct profile_dir *pd, struc
     }
     name = want ? want : "default";
     if (!*name || !is_text(name)) {
-        config_err(err, errlen, "profile name is empty or contains control characters");
+        trust_err(err, errlen, "profile name is empty or contains control characters");
         return -EINVAL;
     }
     entry = find_named(keys_root, name);
     if (!entry) {
-        config_err(err, errlen, "profile '%s' not found in %s", name, keys_path);
+        trust_err(err, errlen, "profile '%s' not found in %s", name, keys_path);
         return -EINVAL;
     }
     if ((ret = check_sign_in(entry, name, keys_path, err, errlen)))
@@ -648,7 +630,7 @@ static int env_override(const char *var, const char *fallback, char **dst, char 
     if (!v)
         return 0;
     if (!is_text(v)) {
-        config_err(err, errlen, "%s contains control characters", which);
+        trust_err(err, errlen, "%s contains control characters", which);
         return -EINVAL;
     }
     return set_str(dst, v);
@@ -679,10 +661,10 @@ static int load_sources(const struct config_request *req, const char *home, stru
             snprintf(what, sizeof(what), "profile '%s'", want);
         else
             snprintf(what, sizeof(what), "a profile");
-        config_err(err, errlen,
-                   "no credentials found: set %s and %s, pass -o credentials=FILE, or add %s to "
-                   "%s/.dezai/credential.json (or %s/.ucloud/credential.json)",
-                   ENV_PUBLIC, ENV_PRIVATE, what, h, h);
+        trust_err(err, errlen,
+                  "no credentials found: set %s and %s, pass -o credentials=FILE, or add %s to "
+                  "%s/.dezai/credential.json (or %s/.ucloud/credential.json)",
+                  ENV_PUBLIC, ENV_PRIVATE, what, h, h);
         ret = -ENOENT;
     }
     return ret;
@@ -712,7 +694,7 @@ int config_load_credentials(const struct config_request *req, struct credentials
     if (ret) {
         config_credentials_clear(&c);
         if (err && errlen && !err[0])
-            config_err(err, errlen, "cannot load credentials: %s", strerror(-ret));
+            trust_err(err, errlen, "cannot load credentials: %s", strerror(-ret));
         return ret;
     }
     *out = c;

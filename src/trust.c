@@ -11,11 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void trust_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* err is one line even when a path holds a newline. */
-static void trust_err(char *err, size_t errlen, const char *fmt, ...)
+/* err is one line even when a path or profile name holds a newline. */
+void trust_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 

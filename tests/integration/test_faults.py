@@ -11,29 +11,13 @@ import pytest
 
 from mount import check_log, errno_of, is_mounted, sanitizer_build, strip_libfuse_leaks
 from treewalk import sha256_file, walk
+from worldspec import spec_cluster as _cluster, spec_object as _obj
 
 MiB = 1 << 20
 FAST = ("timeout=2", "retries=2")  # tight, so failures are quick
 # Longest a failing read may take: timeout x (retries+1), plus the backoff
 # (200 ms doubling: < 1 s for 2 retries), plus slack for a slow (ASan) build.
 EIO_BOUND = 2 * 3 + 1 + 3
-
-
-def _obj(cid, i, size, seed, **kw):
-    d = {"BackupId": "bk-%s-%d" % (cid, i), "BackupName": "obj-%d.bin" % i, "ClusterId": cid,
-         "Zone": "cn-bj2-02", "State": "Success", "BackupSize": "auto", "BackupType": "manual",
-         "StartTime": 1795000000 + i, "EndTime": 1795000100 + i,
-         "content": {"random": size, "seed": seed}}
-    d.update(kw)
-    return d
-
-
-def _cluster(cid, name, backups, **kw):
-    c = {"Region": "cn-bj2", "Zone": "cn-bj2-02", "ClusterId": cid, "Name": name,
-         "DBVersion": "MongoDB-4.2", "ClusterType": "ReplicaSet", "State": "Running",
-         "CreateTime": 1795000000, "backups": backups}
-    c.update(kw)
-    return c
 
 
 def _world(size=5 * MiB + 4321, n=2):

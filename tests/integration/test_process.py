@@ -15,25 +15,9 @@ import pytest
 from mount import Mount, clean_env, find_daemon_pids, fusermount_unmount, is_mounted, pid_alive, \
     require_fuse, run_oneshot, sanitizer_build, umongofs_bin, wait_until
 from treewalk import walk
+from worldspec import spec_cluster as _cluster, spec_object as _obj
 
 MiB = 1 << 20
-
-
-def _obj(cid, i, size, seed, **kw):
-    d = {"BackupId": "bk-%s-%d" % (cid, i), "BackupName": "obj-%d.bin" % i, "ClusterId": cid,
-         "Zone": "cn-bj2-02", "State": "Success", "BackupSize": "auto", "BackupType": "manual",
-         "StartTime": 1795000000 + i, "EndTime": 1795000100 + i,
-         "content": {"random": size, "seed": seed}}
-    d.update(kw)
-    return d
-
-
-def _cluster(cid, name, backups, **kw):
-    c = {"Region": "cn-bj2", "Zone": "cn-bj2-02", "ClusterId": cid, "Name": name,
-         "DBVersion": "MongoDB-4.2", "ClusterType": "ReplicaSet", "State": "Running",
-         "CreateTime": 1795000000, "backups": backups}
-    c.update(kw)
-    return c
 
 
 # -- finding 7: stuck reads must not hold up metadata -----------------------------------------
