@@ -624,6 +624,9 @@ int main(int argc, char *argv[])
         fuse_loop_cfg_destroy(lc);
     }
     chain_stop_signals(false);
+    /* Unmounted (by a signal or by fusermount3 -u): end the transfers and
+     * background refreshes still under way rather than wait out a timeout. */
+    retry_abort_all();
     fuse_remove_signal_handlers(fuse_get_session(fuse));
     /* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: those
      * end the loop on purpose, a clean exit. Negative is a real failure. */

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "loopback.h"
 #include "retry.h"
 
 /* ---------- parsers ---------- */
@@ -209,17 +210,6 @@ static struct {
     char obj[OBJ_SIZE];
 } srv;
 
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (size_t)k;
-    }
-}
-
 /* Waits until the client hangs up or the server stops, a byte at a time
  * every 100 ms when drip. */
 static void linger(int fd, bool drip, uint64_t at)
@@ -269,14 +259,14 @@ static void respond(int fd, enum mode m, uint64_t a, uint64_t b)
     char head[768];
     int hn = snprintf(head, sizeof(head),
                       "HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\n%.*s\r\n", k, h);
-    send_all(fd, head, (size_t)hn);
+    loopback_send_all(fd, head, (size_t)hn);
     if (m == DROP)
         n /= 2;
     if (m == DRIP || m == STALL) {
         linger(fd, m == DRIP, a);
         return;
     }
-    send_all(fd, body, n);
+    loopback_send_all(fd, body, n);
 }
 
 static void serve_one(int fd)
@@ -304,12 +294,12 @@ static void serve_one(int fd)
                       "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */%d\r\n"
                       "Content-Length: 0\r\n\r\n",
                       OBJ_SIZE);
-        send_all(fd, head, (size_t)hn);
+        loopback_send_all(fd, head, (size_t)hn);
     } else if (m == CUT_200 || m == WHOLE_200) {
         hn = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nETag: \"e1\"\r\n%s\r\n",
                       m == WHOLE_200 ? "Content-Length: 100000\r\n" : "Connection: close\r\n");
-        send_all(fd, head, (size_t)hn);
-        send_all(fd, srv.obj, m == WHOLE_200 ? OBJ_SIZE : 5000);
+        loopback_send_all(fd, head, (size_t)hn);
+        loopback_send_all(fd, srv.obj, m == WHOLE_200 ? OBJ_SIZE : 5000);
     } else {
         respond(fd, m, a, b);
     }
@@ -334,13 +324,9 @@ static int server_up(void **state)
 {
     for (int i = 0; i < OBJ_SIZE; i++)
         srv.obj[i] = (char)(i * 7 + i / 256);
-    srv.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    if (bind(srv.lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(srv.lfd, 16) != 0 ||
-        getsockname(srv.lfd, (struct sockaddr *)&sa, &len) != 0)
+    srv.lfd = loopback_listen(16, &srv.port);
+    if (srv.lfd < 0)
         return -1;
-    srv.port = ntohs(sa.sin_port);
     atomic_store(&srv.stop, 0);
     return pthread_create(&srv.thread, NULL, server_main, NULL);
 }
