@@ -39,6 +39,8 @@ struct credentials {
     char *region;     /* profile's default region, NULL if none (informational) */
     char *source;     /* where the keys came from, for messages: "environment",
                          "credentials file /x", "profile 'p' in /home/u/.dezai" */
+    char *profile;    /* the profile whose keys these are; NULL when the keys came
+                         from the environment or a credentials file */
     /* The profile's timeout_sec and max_retry_times, defaults for -o timeout=
      * and -o retries= when the user gave neither. Set by a successful load:
      * 0 and -1 mean the profile has none (or none in range). */

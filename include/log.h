@@ -1,19 +1,34 @@
 /* log: the one place messages leave the daemon.
  *
- * Foreground mounts write to stderr, daemonized ones to syslog. Any thread may
- * call these. Secrets must never reach a log call: use log_redact_url() for
- * URLs (presigned query strings are credentials), never print keys.
+ * Foreground mounts write to stderr, daemonized ones to syslog (ident
+ * "umongofs", facility daemon: journalctl -t umongofs); -o logfile= sends
+ * every line to a file instead. Any thread may call these; log_init and
+ * log_open_file only from main, before the threads that log exist. Secrets must never reach a log
+ * call: use log_redact_url() for URLs (presigned query strings are credentials), never print keys.
  */
 #ifndef UMONGOFS_LOG_H
 #define UMONGOFS_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <syslog.h>
 
 /* level: a syslog level (LOG_ERR .. LOG_DEBUG); messages above it are dropped. */
 void log_init(int level, int use_syslog);
 int log_level(void);
+
+/* From now on every line goes to path, whatever log_init says: appended
+ * (one write per line), with a timestamp and the pid, the file created mode
+ * 0600. Refused (-errno, one line in err naming the file and the fix) when
+ * path is a symbolic link, not a regular file, owned by another user, or
+ * writable by group or others: log lines must not land in a file someone
+ * else controls. The descriptor survives fuse_daemonize. */
+int log_open_file(const char *path, char *err, size_t errlen);
+
+/* True when a syslog socket (/dev/log) exists: without one, syslog(3)
+ * drops every line. */
+bool log_syslog_available(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

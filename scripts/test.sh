@@ -27,8 +27,8 @@ meson test -C build-asan --print-errorlogs --suite unit
 # shared block budget): its unit tests also run under ThreadSanitizer.
 echo "== the read path under ThreadSanitizer"
 [ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread "${werror[@]}" >/dev/null
-meson compile -C build-tsan tests/unit/test_reader tests/unit/test_http tests/unit/test_urls
-TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs test_reader test_http test_urls
+meson compile -C build-tsan tests/unit/test_reader tests/unit/test_http tests/unit/test_urls tests/unit/test_stats
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs test_reader test_http test_urls test_stats
 
 # fuzz NAME SOURCE...: builds tests/unit/fuzz_NAME.c with the given sources
 # instrumented (whatever else they call comes from the plain build's core

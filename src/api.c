@@ -15,6 +15,8 @@
 #include "log.h"
 #include "retry.h"
 #include "sign.h"
+#include "stats.h"
+#include "trace.h"
 
 #define API_MAX_PARAMS 32
 
@@ -327,12 +329,15 @@ int api_call(struct api_client *c, const char *action, const struct api_param *p
     if (!body)
         return n > API_MAX_PARAMS ? -EINVAL : -ENOMEM;
     for (unsigned attempt = 0;; attempt++) {
+        uint64_t t0 = retry_now_ms();
         rc = call_once(c, body, out, e);
+        trace_api(action, attempt, e->retcode, e->message, t0);
         bool final = rc != -EAGAIN || attempt >= max;
         if (rc && !(final && rc == -EAGAIN))
             log_failure(action, rc, final, err != NULL, e);
         if (final)
             break;
+        stats_inc(STATS_RETRIES);
         retry_sleep(attempt);
     }
     if (rc == -EAGAIN) {

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "reader_int.h"
+#include "stats.h"
 
 int blocks_init(struct reader_pool *p, size_t cache_bytes)
 {
@@ -90,6 +91,7 @@ void blocks_trim(struct reader_pool *p)
             munmap(s->data, p->bs);
             s->data = NULL;
             p->mapped -= p->bs;
+            stats_add(STATS_BLOCK_MEMORY, -(int64_t)p->bs);
         }
     }
 }
@@ -170,6 +172,7 @@ struct slot *blocks_claim(struct reader *r, uint64_t b, bool prefetch, int *err)
         }
         s->data = m;
         p->mapped += p->bs;
+        stats_add(STATS_BLOCK_MEMORY, (int64_t)p->bs);
         if (p->mapped > p->mapped_peak)
             p->mapped_peak = p->mapped;
     }

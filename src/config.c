@@ -574,6 +574,8 @@ static int use_profile_dir(const char *want, const struct profile_dir *pd, struc
     if (conf_entry && (ret = take_settings(conf_entry, pd->conf_path, name, c, err, errlen)))
         return ret;
     snprintf(where, sizeof(where), "profile '%s' in %s", name, pd->dir);
+    if ((ret = set_str(&c->profile, name)))
+        return ret;
     return set_str(&c->source, where);
 }
 
@@ -711,6 +713,7 @@ void config_credentials_clear(struct credentials *c)
     wipe_str(&c->api_url);
     wipe_str(&c->region);
     wipe_str(&c->source);
+    wipe_str(&c->profile);
     explicit_bzero(c, sizeof(*c));
 }
 

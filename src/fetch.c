@@ -25,6 +25,8 @@
 #include "log.h"
 #include "reader_int.h"
 #include "retry.h"
+#include "stats.h"
+#include "trace.h"
 
 struct fetch {
     struct reader *r;
@@ -157,6 +159,7 @@ static int next_attempt(struct fetch *f, int rc, size_t took)
     struct reader_pool *p = f->r->pool;
     if (took > 0) {
         atomic_fetch_add(&p->resumed, 1);
+        stats_inc(STATS_RETRIES);
         rc = retry_sleep_until(0, p->backoff_ms, f->deadline);
     } else if (f->failures >= p->retries) {
         log_err("block at %" PRIu64 ": giving up after %u attempts: %s", f->off, f->failures + 1,
@@ -164,6 +167,7 @@ static int next_attempt(struct fetch *f, int rc, size_t took)
         return -EIO;
     } else {
         atomic_fetch_add(&p->retried, 1);
+        stats_inc(STATS_RETRIES);
         rc = retry_sleep_until(f->failures++, p->backoff_ms, f->deadline);
     }
     if (rc == -ETIMEDOUT) {
@@ -239,8 +243,10 @@ static int attempt(struct fetch *f, char **url, char **stale)
     struct http_object obj;
     size_t got = 0, took = 0;
     atomic_fetch_add(&p->requests, 1);
+    uint64_t t0 = retry_now_ms();
     rc = p->store.get_range(p->store.ctx, *url, f->off + f->have, f->want - f->have, f->deadline,
                             f->dst + f->have, &got, &obj);
+    trace_range(*url, f->off + f->have, f->want - f->have, rc, got, &obj, t0);
     /* A store too slow to finish in time keeps what it delivered, but the
      * attempt counts against the retries: a drip is not progress. */
     bool slow = rc == -ETIME;

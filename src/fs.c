@@ -9,8 +9,12 @@
 #include <sys/statvfs.h>
 
 #include "log.h"
+#include "stats.h"
 
 #define FS_BLKSIZE (1u << 20) /* st_blksize: makes cp/cat issue 1 MiB reads */
+
+/* The mount root's live counters (stats.h), as JSON. */
+#define FS_STATS_XATTR "user.umongofs.stats"
 
 /* One open file. Lock order: fs_ctx.files_lock, then the reader pool's. */
 struct fs_file {
@@ -73,6 +77,7 @@ static struct fs_ctx *ctx(void)
 
 int fs_errno(int rc)
 {
+    stats_error(rc);
     switch (rc) {
     case 0:
         return 0;
@@ -142,6 +147,7 @@ static void fs_destroy(void *data)
         nx = f->next;
         reader_close(&f->reader);
         free(f);
+        stats_add(STATS_OPEN_FILES, -1);
     }
     c->files = NULL;
     reader_pool_free(&c->readers);
@@ -251,6 +257,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
             fuse_invalidate_path(fuse_get_context()->fuse, path);
     }
     fi->fh = (uint64_t)(uintptr_t)f;
+    stats_inc(STATS_OPEN_FILES);
     return 0;
 fail:
     if (f)
@@ -267,6 +274,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     if (off < 0)
         return -EINVAL;
     ssize_t n = reader_read(f->reader, buf, size, (uint64_t)off);
+    stats_add(STATS_SERVED_BYTES, n > 0 ? n : 0);
     return n < 0 ? -fs_errno((int)n) : (int)n;
 }
 
@@ -277,6 +285,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
         files_remove(ctx(), f);
         reader_close(&f->reader);
         free(f);
+        stats_add(STATS_OPEN_FILES, -1);
     }
     return 0;
 }
@@ -308,10 +317,31 @@ static int recovery_xattr(const char *path, const char *name, char *value, size_
     return len;
 }
 
+/* The counters change between a caller's size probe and its read: the
+ * probe answers with room to spare, so the read that follows fits. */
+static int stats_xattr(char *value, size_t size)
+{
+    char *j = stats_json();
+    if (!j)
+        return -ENOMEM;
+    size_t len = strlen(j);
+    int rc = (int)len;
+    if (size == 0)
+        rc = (int)len + 256;
+    else if (len > size)
+        rc = -ERANGE;
+    else
+        memcpy(value, j, len);
+    free(j);
+    return rc;
+}
+
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
     int rc;
-    if (strcmp(name, RECOVERY_XATTR_EARLIEST) == 0 || strcmp(name, RECOVERY_XATTR_LATEST) == 0)
+    if (strcmp(path, "/") == 0 && strcmp(name, FS_STATS_XATTR) == 0)
+        rc = stats_xattr(value, size);
+    else if (strcmp(name, RECOVERY_XATTR_EARLIEST) == 0 || strcmp(name, RECOVERY_XATTR_LATEST) == 0)
         rc = recovery_xattr(path, name, value, size);
     else
         rc = catalog_getxattr(ctx()->catalog, path, name, value, size);
@@ -324,16 +354,23 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
  * does not list xattrs), and the answer is cached. */
 static int fs_listxattr(const char *path, char *list, size_t size)
 {
-    static const char extra[] = RECOVERY_XATTR_EARLIEST "\0" RECOVERY_XATTR_LATEST;
+    static const char recovery[] = RECOVERY_XATTR_EARLIEST "\0" RECOVERY_XATTR_LATEST;
+    static const char root[] = FS_STATS_XATTR;
     int rc = catalog_listxattr(ctx()->catalog, path, list, size);
-    if (rc < 0 || recovery_xattr(path, RECOVERY_XATTR_EARLIEST, NULL, 0) < 0)
+    const char *extra = recovery;
+    size_t n = sizeof(recovery);
+    if (rc >= 0 && strcmp(path, "/") == 0) {
+        extra = root;
+        n = sizeof(root);
+    } else if (rc < 0 || recovery_xattr(path, RECOVERY_XATTR_EARLIEST, NULL, 0) < 0) {
         return rc < 0 ? -fs_errno(rc) : rc;
+    }
     if (size == 0)
-        return rc + (int)sizeof(extra);
-    if ((size_t)rc + sizeof(extra) > size)
+        return rc + (int)n;
+    if ((size_t)rc + n > size)
         return -ERANGE;
-    memcpy(list + rc, extra, sizeof(extra));
-    return rc + (int)sizeof(extra);
+    memcpy(list + rc, extra, n);
+    return rc + (int)n;
 }
 
 static int fs_statfs(const char *path, struct statvfs *sv)

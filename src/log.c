@@ -1,13 +1,18 @@
-/* log: stderr or syslog, with a level filter. See log.h. */
+/* log: stderr, syslog or a file, with a level filter. See log.h. */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int g_level = LOG_NOTICE;
 static int g_syslog;
+static int g_fd = -1; /* -o logfile=: wins over both */
 
 void log_init(int level, int use_syslog)
 {
@@ -22,6 +27,86 @@ int log_level(void)
     return g_level;
 }
 
+/* One write per line: with O_APPEND, lines of different threads (and of
+ * several mounts sharing the file) never interleave. */
+static void file_line(const char *level, const char *text)
+{
+    char stamp[40], out[4200];
+    struct tm tm;
+    time_t now = time(NULL);
+    if (!localtime_r(&now, &tm) || !strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm))
+        stamp[0] = '\0';
+    int n = snprintf(out, sizeof(out), "%s umongofs[%ld]: %s: %s\n", stamp, (long)getpid(), level,
+                     text);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1;
+    out[len - 1] = '\n';
+    ssize_t w;
+    do
+        w = write(g_fd, out, len);
+    while (w < 0 && errno == EINTR);
+}
+
+/* Why the opened logfile must not be used (0: it may). */
+static int logfile_refused(const struct stat *st, const char *safe, char *err, size_t errlen)
+{
+    if (!S_ISREG(st->st_mode)) {
+        snprintf(err, errlen, "logfile %s is not a regular file", safe);
+        return -EINVAL;
+    }
+    if (st->st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "logfile %s is owned by uid %u, not you (uid %u); remove it or choose another "
+                 "path",
+                 safe, (unsigned)st->st_uid, (unsigned)geteuid());
+        return -EACCES;
+    }
+    if (st->st_mode & 022) {
+        snprintf(err, errlen,
+                 "logfile %s is writable by group or others (mode %04o); run: chmod go-w %s", safe,
+                 (unsigned)(st->st_mode & 07777), safe);
+        return -EACCES;
+    }
+    return 0;
+}
+
+int log_open_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    char safe[1024];
+    /* O_NOFOLLOW: a link planted where the file would be is refused, not
+     * followed to a file of ours. O_NONBLOCK: a FIFO cannot hang us. */
+    int fd = open(
+        path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0600);
+    int rc = fd < 0 || fstat(fd, &st) != 0 ? -errno : 0;
+
+    log_escape(path, safe, sizeof(safe));
+    if (rc == -ELOOP)
+        snprintf(err, errlen, "logfile %s is a symbolic link; give the path of the file itself",
+                 safe);
+    else if (rc)
+        snprintf(err, errlen, "cannot open logfile %s: %s", safe, strerror(-rc));
+    else
+        rc = logfile_refused(&st, safe, err, errlen);
+    if (rc) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    fcntl(fd, F_SETFL, O_APPEND); /* blocking writes from now on */
+    if (g_fd >= 0)
+        close(g_fd);
+    g_fd = fd;
+    return 0;
+}
+
+bool log_syslog_available(void)
+{
+    struct stat st;
+    return stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 void log_vmsg(int level, const char *fmt, va_list ap)
 {
     if (level > g_level)
@@ -34,6 +119,10 @@ void log_vmsg(int level, const char *fmt, va_list ap)
      * they miss, so no argument can ever start a forged line or send a
      * terminal escape. Our own formats contain no control characters. */
     log_escape(line, safe, sizeof(safe));
+    if (g_fd >= 0) {
+        file_line(names[level & 7], safe);
+        return;
+    }
     if (g_syslog) {
         syslog(level, "%s", safe);
         return;

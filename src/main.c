@@ -1,10 +1,11 @@
 /* main: command line, credentials, the credential check, mount, daemonize.
  *
  * Nothing below this file knows about argv. The order matters for users:
- * every check that can fail (options, credentials, the API answering with
- * our keys) runs before the mount, so a failure is one line on stderr, a
- * non-zero exit and no mount left behind; the process daemonizes only once
- * the mount is up.
+ * every check that can fail (options, the mountpoint, credentials, the API
+ * answering with our keys) runs before the mount, so a failure is one line
+ * on stderr, a non-zero exit and no mount left behind; the process
+ * daemonizes only once the mount is up. main() runs the steps in order;
+ * each step is a function of struct app below.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +30,13 @@
 #include "config.h"
 #include "fs.h"
 #include "http.h"
-#include "listing.h"
 #include "log.h"
+#include "mountpoint.h"
 #include "opts.h"
 #include "recovery.h"
 #include "retry.h"
+#include "startup.h"
+#include "stats.h"
 #include "urls.h"
 
 #define DEFAULT_API_URL "https://api.dezai.com/"
@@ -49,6 +53,7 @@ struct options {
     char *block_size;
     char *readahead;
     char *cache_size;
+    char *logfile;
     int intranet;
     int show_all;
     unsigned url_ttl;
@@ -94,6 +99,7 @@ static const struct fuse_opt opt_spec[] = {
     OPT("gid=%u", gid),
     OPT("umask=%o", umask),
     OPT("cache_size=%s", cache_size),
+    OPT("logfile=%s", logfile),
     FUSE_OPT_END,
 };
 
@@ -153,6 +159,8 @@ static void usage(const char *prog)
            "                           at most 1G)\n"
            "    -o cache_size=SIZE     memory for downloaded blocks, all files together, reads\n"
            "                           included (default 256M, at most 16G)\n"
+           "    -o logfile=FILE        append the log to FILE, created mode 600 (default:\n"
+           "                           syslog in the background, stderr with -f)\n"
            "    -o max_threads=N       FUSE worker threads (default %u: enough that stuck reads\n"
            "                           never hold up stat and ls)\n"
            "    -o uid=N,gid=N,umask=M owner and mode bits of every entry\n"
@@ -166,6 +174,7 @@ static void usage(const char *prog)
            "       ~/.ucloud/credential.json + config.json (upstream CLI)\n"
            "Those files and their directories must belong to you or root and not be\n"
            "writable by group or others; files holding keys must be mode 600.\n\n"
+           "Counters: getfattr -n user.umongofs.stats MOUNTPOINT, or kill -USR1 PID (logged).\n"
            "Unmount with: fusermount3 -u MOUNTPOINT\n",
            prog, prog, (unsigned)FS_WORKERS);
 }
@@ -210,152 +219,6 @@ static int recovery_call(void *ctx, const char *action, const struct api_param *
     return api_call(ctx, action, p, n, 0, out, err);
 }
 
-/* One call of the start-up check. Wrong keys or a dead endpoint must fail
- * within seconds, so a transport failure is retried once, with a short
- * timeout; the API saying "busy" or "rate limited" gets every retry. */
-static int start_call(struct api_client *c, unsigned retries, const char *action,
-                      const struct api_param *p, size_t n, cJSON **out, struct api_error *e)
-{
-    unsigned transport_failures = 0;
-    int rc;
-
-    for (unsigned attempt = 0;; attempt++) {
-        rc = api_call(c, action, p, n, 0, out, e);
-        if (rc == 0 || attempt >= retries)
-            break;
-        if (e->retcode >= 0 && !api_retcode_retryable(e->retcode))
-            break;
-        if (e->retcode < 0 && ++transport_failures > 1)
-            break;
-        retry_sleep(attempt);
-    }
-    return rc;
-}
-
-/* The one line a failed start-up check prints: what is wrong and what to fix. */
-static void report_start_failure(const struct api_opts *o, const char *source,
-                                 const struct api_error *e)
-{
-    long rc = e->retcode;
-    /* From the command line, the environment or a file: shown escaped. */
-    char url[512], project[256], src[512];
-    log_escape(o->url, url, sizeof(url));
-    log_escape(o->project_id ? o->project_id : "(the account's default)", project, sizeof(project));
-    log_escape(source, src, sizeof(src));
-
-    if (rc == 292)
-        fprintf(stderr,
-                "umongofs: the API at %s knows no project '%s' for the keys from %s (%s); "
-                "fix -o project_id=, DEZAI_PROJECT_ID or the profile's project_id\n",
-                url, project, src, e->message);
-    else if (rc >= 171 && rc <= 174)
-        fprintf(stderr,
-                "umongofs: the API at %s refused the keys from %s (permission denied): %s\n", url,
-                src, e->message);
-    else if (api_retcode_errno(rc) == -EACCES)
-        fprintf(stderr,
-                "umongofs: the API at %s accepted the keys from %s but denies them access "
-                "(permission denied: zone, IP or IAM policy): %s\n",
-                url, src, e->message);
-    else
-        fprintf(stderr, "umongofs: cannot use the API at %s: %s\n", url, e->message);
-}
-
-/* The first region the mount will show, for the project check. */
-static const char *first_wanted_region(char *const *wanted, const cJSON *answer)
-{
-    const cJSON *regions = cJSON_GetObjectItemCaseSensitive(answer, "Regions");
-    const cJSON *r;
-
-    if (!cJSON_IsArray(regions))
-        return NULL;
-    cJSON_ArrayForEach(r, regions)
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(r, "Region");
-        if (!cJSON_IsString(name) || !name->valuestring || !*name->valuestring)
-            continue;
-        if (!wanted)
-            return name->valuestring;
-        for (char *const *w = wanted; *w; w++)
-            if (strcmp(*w, name->valuestring) == 0)
-                return name->valuestring;
-    }
-    return NULL;
-}
-
-/* Before mounting: GetRegion proves the keys and the endpoint; one
- * ListUMongoDBInstances proves the project and the keys' rights on the
- * backup service, since a wrong ProjectId or an IAM policy may only show
- * there. Only a configuration error (permission, RetCode 292) fails the
- * mount on that second call: anything else the tree reports when listed. */
-static int check_api(const struct api_opts *base, const char *source, char *const *wanted,
-                     cJSON **regions_answer)
-{
-    struct api_opts o = *base;
-    struct api_error e;
-    cJSON *j = NULL;
-    int rc;
-
-    o.timeout_s = o.timeout_s < 10 ? o.timeout_s : 10;
-    struct api_client *c = api_new(&o);
-    if (!c) {
-        fprintf(stderr, "umongofs: out of memory\n");
-        return -1;
-    }
-    int saved = log_level();
-    log_init(LOG_CRIT, 0); /* one line from us, not the API layer's retries */
-    rc = start_call(c, base->retries, "GetRegion", NULL, 0, &j, &e);
-    const char *region = rc ? NULL : first_wanted_region(wanted, j);
-    if (region) {
-        struct api_param p[] = {{"Region", region}};
-        cJSON *l = NULL;
-        rc = start_call(c, base->retries, "ListUMongoDBInstances", p, 1, &l, &e);
-        cJSON_Delete(l);
-        if (rc != -EACCES)
-            rc = 0;
-    }
-    log_init(saved, 0);
-    if (rc) {
-        report_start_failure(base, source, &e);
-        cJSON_Delete(j);
-        j = NULL;
-    }
-    *regions_answer = j;
-    api_free(&c);
-    return rc ? -1 : 0;
-}
-
-/* A region asked for with regions= that the account does not have is
- * most likely a typo: say so, and which regions there are. */
-static void warn_unknown_regions(char *const *wanted, const cJSON *answer)
-{
-    struct listing_region *r = NULL;
-    size_t n = 0;
-    if (!wanted || listing_parse_regions(answer, &r, &n) != 0)
-        return;
-    for (char *const *w = wanted; *w; w++) {
-        bool found = false;
-        for (size_t i = 0; i < n && !found; i++)
-            found = strcmp(r[i].region, *w) == 0;
-        if (found)
-            continue;
-        char have[512] = "";
-        size_t len = 0;
-        for (size_t i = 0; i < n && len < sizeof(have); i++) {
-            bool dup = false;
-            for (size_t k = 0; k < i && !dup; k++)
-                dup = strcmp(r[k].region, r[i].region) == 0;
-            if (!dup)
-                len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", len ? " " : "",
-                                        r[i].region);
-        }
-        char safe[128];
-        log_warn("regions=: the account has no region '%s' (it has: %s)",
-                 log_escape(*w, safe, sizeof(safe)), have);
-    }
-    listing_free_regions(&r, n);
-}
-
 /* libfuse's handlers for SIGHUP, SIGINT and SIGTERM end the loop, but its
  * workers only stop between requests, and a read stuck on a dead store
  * would hold them for its whole retry schedule. Ours run first and end every
@@ -391,275 +254,393 @@ static int chain_stop_signals(bool on)
     return 0;
 }
 
-/* The kernel gives a FUSE mount 128 KiB of readahead, so sequential reads
- * reach us as 128 KiB requests, each a round trip through /dev/fuse. Our
- * mount has a backing device of its own ("0:NN" in /sys/class/bdi); raising
- * its readahead to 1 MiB makes the requests 1 MiB (the FUSE maximum here).
- * Only root may do this; elsewhere it is skipped. Uses mountinfo, not
- * stat(mountpoint): the mount cannot answer until the loop runs. */
-static void raise_readahead(const char *mountpoint)
+/* Everything main sets up; app_free takes it down. */
+struct app {
+    struct options o;
+    struct fuse_args args;
+    struct fuse_cmdline_opts cmd;
+    const char *source; /* SOURCE of the mount(8) form; NULL without */
+    struct credentials cred;
+    char label[64]; /* what findmnt shows after "umongofs:": the profile */
+    char *api_url;  /* a copy: cred is wiped before the mount, and it is logged after */
+    char **regions;
+    uint64_t block, ahead, cache;
+    struct api_client *api;
+    struct catalog *cat;
+    struct urls *urls;
+    struct recovery *recovery;
+    struct http_pool *data_http;
+    struct fs_ctx fsc;
+    bool fsc_ready; /* fsc.files_lock initialised */
+    struct fuse *fuse;
+    bool mounted;
+};
+
+/* Each step returns 0 to go on, 1 when the process is done and exits 0
+ * (--help, --version), -1 after printing why it must exit 1. */
+
+static int oom(void)
 {
-    char real[PATH_MAX];
-    if (!realpath(mountpoint, real))
-        return;
-    FILE *f = fopen("/proc/self/mountinfo", "r");
-    if (!f)
-        return;
-    char line[4096], dev[32] = "", mnt[PATH_MAX];
-    while (fgets(line, sizeof(line), f)) {
-        unsigned id, parent;
-        char d[32];
-        if (sscanf(line, "%u %u %31s %*s %4095s", &id, &parent, d, mnt) == 4 &&
-            strcmp(mnt, real) == 0 && strstr(line, " - fuse.umongofs "))
-            snprintf(dev, sizeof(dev), "%s", d); /* the last match is the newest mount */
-    }
-    fclose(f);
-    if (!dev[0])
-        return;
-    char path[96];
-    snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
-    FILE *ra = fopen(path, "w");
-    if (!ra) {
-        log_debug("readahead left at the kernel's default (%s: %s)", path, strerror(errno));
-        return;
-    }
-    fputs("1024\n", ra);
-    if (fclose(ra) != 0)
-        log_debug("could not raise readahead: %s", strerror(errno));
+    fprintf(stderr, "umongofs: out of memory\n");
+    return -1;
 }
 
-int main(int argc, char *argv[])
+/* Before anything reads a key: a non-dumpable process leaves no core file,
+ * and other processes of the same user can neither ptrace it nor read its
+ * memory (/proc/PID/mem), where the private key lives. SIGUSR1 (stats) is
+ * blocked here, before any thread exists, so only the thread waiting for
+ * it ever receives it. */
+static int protect_process(struct app *a)
 {
-    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct options o = {.url_ttl = 3600,
-                        .dir_ttl = 60,
-                        .timeout = UINT_MAX,
-                        .retries = UINT_MAX,
-                        .max_conns = 8,
-                        .max_threads = UINT_MAX,
-                        .uid = UINT_MAX,
-                        .gid = UINT_MAX,
-                        .umask = UINT_MAX};
-    struct fuse_cmdline_opts cmd = {0};
-    struct credentials cred = {0};
-    struct api_client *api = NULL;
-    struct catalog *cat = NULL;
-    struct urls *urls = NULL;
-    struct recovery *recovery = NULL;
-    struct http_pool *data_http = NULL;
-    struct fuse *fuse = NULL;
-    char **regions = NULL;
-    char *api_url = NULL;
-    char err[512] = "";
-    int ret = 1, mounted = 0;
-
-    /* Before anything reads a key: a non-dumpable process leaves no core
-     * file, and other processes of the same user can neither ptrace it nor
-     * read its memory (/proc/PID/mem), where the private key lives. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
         fprintf(stderr, "umongofs: cannot protect the keys from core dumps: %s\n", strerror(errno));
-        goto out;
+        return -1;
     }
-    if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) == -1)
-        goto out;
+    if (stats_block_signal() != 0) {
+        fprintf(stderr, "umongofs: cannot block SIGUSR1\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_command_line(struct app *a)
+{
+    struct options *o = &a->o;
+    if (fuse_opt_parse(&a->args, o, opt_spec, opt_proc) == -1)
+        return -1;
     /* SOURCE MOUNTPOINT (mount(8)) or MOUNTPOINT alone. */
-    const char *source = NULL;
-    if (o.n_nonopt == 2)
-        source = o.nonopt[0];
-    if (o.n_nonopt > 2) {
+    if (o->n_nonopt == 2)
+        a->source = o->nonopt[0];
+    if (o->n_nonopt > 2) {
         fprintf(stderr, "umongofs: too many arguments (see --help)\n");
-        goto out;
+        return -1;
     }
-    if (o.n_nonopt >= 1)
-        fuse_opt_add_arg(&args, o.nonopt[o.n_nonopt - 1]);
-    if (fuse_parse_cmdline(&args, &cmd) != 0)
-        goto out;
-    if (cmd.show_help) {
-        usage(argv[0]);
+    if (o->n_nonopt >= 1)
+        fuse_opt_add_arg(&a->args, o->nonopt[o->n_nonopt - 1]);
+    if (fuse_parse_cmdline(&a->args, &a->cmd) != 0)
+        return -1;
+    if (a->cmd.show_help) {
+        usage(a->args.argv[0]);
         printf("\nFUSE options:\n");
         fuse_cmdline_help();
-        fuse_lib_help(&args);
-        ret = 0;
-        goto out;
+        fuse_lib_help(&a->args);
+        return 1;
     }
-    if (cmd.show_version) {
+    if (a->cmd.show_version) {
         printf("umongofs %s\n", UMONGOFS_VERSION);
         printf("FUSE library %s\n", fuse_pkgversion());
-        ret = 0;
-        goto out;
+        return 1;
     }
-    if (!cmd.mountpoint) {
+    if (!a->cmd.mountpoint) {
         fprintf(stderr, "umongofs: no mountpoint given (usage: umongofs [options] MOUNTPOINT)\n");
-        goto out;
+        return -1;
     }
-    if (cmd.debug)
-        cmd.foreground = 1;
-    log_init(cmd.debug ? LOG_DEBUG : LOG_NOTICE, 0);
+    if (a->cmd.debug)
+        a->cmd.foreground = 1;
+    return 0;
+}
 
-    /* Each size is checked against its own maximum before anything
-     * multiplies it, so no value wraps around into the allowed range. */
-    uint64_t block = 2u << 20, ahead = 16u << 20, cache = 256u << 20;
-    if ((o.block_size && opts_parse_size(o.block_size, 64u << 20, &block) != 0) ||
-        (o.readahead && opts_parse_size(o.readahead, 1u << 30, &ahead) != 0) ||
-        (o.cache_size && opts_parse_size(o.cache_size, OPTS_SIZE_MAX, &cache) != 0) ||
-        block < (1u << 20) || ahead == 0 || cache < block || o.max_conns == 0 || o.max_conns > 64 ||
-        o.url_ttl == 0 || o.timeout == 0 || o.max_threads == 0 ||
-        (o.max_threads != UINT_MAX && o.max_threads > 10000)) {
+/* Each size is checked against its own maximum before anything multiplies
+ * it, so no value wraps around into the allowed range. */
+static int check_values(struct app *a)
+{
+    const struct options *o = &a->o;
+    a->block = 2u << 20;
+    a->ahead = 16u << 20;
+    a->cache = 256u << 20;
+    if ((o->block_size && opts_parse_size(o->block_size, 64u << 20, &a->block) != 0) ||
+        (o->readahead && opts_parse_size(o->readahead, 1u << 30, &a->ahead) != 0) ||
+        (o->cache_size && opts_parse_size(o->cache_size, OPTS_SIZE_MAX, &a->cache) != 0) ||
+        a->block < (1u << 20) || a->ahead == 0 || a->cache < a->block || o->max_conns == 0 ||
+        o->max_conns > 64 || o->url_ttl == 0 || o->timeout == 0 || o->max_threads == 0 ||
+        (o->max_threads != UINT_MAX && o->max_threads > 10000)) {
         fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, readahead "
                         "1..1G, cache_size block_size..16G, max_conns 1..64, max_threads "
                         "1..10000, url_ttl and timeout above 0\n");
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    /* Credentials: env, credentials=FILE, then the profile files (config.h). */
-    const char *profile = o.profile;
-    if (!profile && source && strcmp(source, "umongofs") != 0)
-        profile = source;
-    struct config_request req = {.profile = profile, .credentials_file = o.credentials};
-    if (config_load_credentials(&req, &cred, err, sizeof(err)) != 0) {
+/* libfuse's messages (and, with -d, its trace of every request) into our
+ * log: with logfile= they belong in the file, and once daemonized stderr
+ * is /dev/null. fuse_log levels are syslog's. */
+__attribute__((format(printf, 2, 0))) static void fuse_log_to_ours(enum fuse_log_level level,
+                                                                   const char *fmt, va_list ap)
+{
+    char line[2048];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_msg((int)level, "%s", line);
+}
+
+static int setup_logging(struct app *a)
+{
+    char err[1200];
+    log_init(a->cmd.debug ? LOG_DEBUG : LOG_NOTICE, 0);
+    if (!a->o.logfile)
+        return 0;
+    if (log_open_file(a->o.logfile, err, sizeof(err)) != 0) {
+        fprintf(stderr, "umongofs: %s\n", err);
+        return -1;
+    }
+    fuse_set_log_func(fuse_log_to_ours);
+    return 0;
+}
+
+static int check_mountpoint(struct app *a)
+{
+    char err[2600], safe[1024];
+    bool nonempty;
+    if (mountpoint_check(a->cmd.mountpoint, &nonempty, err, sizeof(err)) != 0) {
+        fprintf(stderr, "umongofs: %s\n", err);
+        return -1;
+    }
+    if (nonempty)
+        fprintf(stderr,
+                "umongofs: warning: mountpoint %s is not empty: its files are hidden while "
+                "umongofs is mounted there\n",
+                log_escape(a->cmd.mountpoint, safe, sizeof(safe)));
+    return 0;
+}
+
+/* The profile for findmnt's SOURCE column (fsname=umongofs:LABEL): the one
+ * named on the command line or in fstab, else the one whose keys are used,
+ * else where the keys came from. Only characters that need no escaping in
+ * a mount option or in mountinfo. */
+static void set_label(struct app *a)
+{
+    const char *named = a->o.profile;
+    if (!named && a->source && strcmp(a->source, "umongofs") != 0)
+        named = a->source;
+    const char *l = named                                             ? named
+                    : a->cred.profile                                 ? a->cred.profile
+                    : strncmp(a->cred.source, "environment", 11) == 0 ? "env"
+                                                                      : "credentials";
+    size_t i = 0;
+    for (; l[i] && i + 1 < sizeof(a->label); i++) {
+        char c = l[i];
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     strchr("._@+-", c);
+        a->label[i] = plain ? c : '_';
+    }
+    a->label[i] = '\0';
+}
+
+/* Credentials: env, credentials=FILE, then the profile files (config.h). */
+static int load_keys(struct app *a)
+{
+    struct options *o = &a->o;
+    const char *profile = o->profile;
+    char err[512];
+    if (!profile && a->source && strcmp(a->source, "umongofs") != 0)
+        profile = a->source;
+    struct config_request req = {.profile = profile, .credentials_file = o->credentials};
+    if (config_load_credentials(&req, &a->cred, err, sizeof(err)) != 0) {
         char safe[sizeof(err)]; /* it names files and profiles the user typed */
         fprintf(stderr, "umongofs: %s\n", log_escape(err, safe, sizeof(safe)));
-        goto out;
+        return -1;
     }
     config_scrub_environment();
-    if (o.timeout == UINT_MAX)
-        o.timeout = cred.timeout_sec > 0 ? (unsigned)cred.timeout_sec : DEFAULT_TIMEOUT;
-    if (o.retries == UINT_MAX)
-        o.retries = cred.max_retry_times >= 0 ? (unsigned)cred.max_retry_times : DEFAULT_RETRIES;
-    /* A copy: cred is wiped before the mount, and api_url is logged after. */
-    api_url = strdup(o.api_url ? o.api_url : cred.api_url ? cred.api_url : DEFAULT_API_URL);
-    if (!api_url)
-        goto oom;
-    const char *project = o.project_id ? o.project_id : cred.project_id;
-    struct api_opts ao = {.url = api_url,
-                          .public_key = cred.public_key,
-                          .private_key = cred.private_key,
-                          .project_id = project,
-                          .cafile = o.cafile,
-                          .timeout_s = o.timeout,
-                          .retries = o.retries};
+    set_label(a);
+    if (o->timeout == UINT_MAX)
+        o->timeout = a->cred.timeout_sec > 0 ? (unsigned)a->cred.timeout_sec : DEFAULT_TIMEOUT;
+    if (o->retries == UINT_MAX)
+        o->retries =
+            a->cred.max_retry_times >= 0 ? (unsigned)a->cred.max_retry_times : DEFAULT_RETRIES;
+    a->api_url = strdup(o->api_url        ? o->api_url
+                        : a->cred.api_url ? a->cred.api_url
+                                          : DEFAULT_API_URL);
+    if (!a->api_url || (o->regions && !(a->regions = split_regions(o->regions))))
+        return oom();
+    return 0;
+}
+
+/* The key check, then the clients of the API and the object store. */
+static int connect_api(struct app *a)
+{
+    const struct options *o = &a->o;
+    struct api_opts ao = {.url = a->api_url,
+                          .public_key = a->cred.public_key,
+                          .private_key = a->cred.private_key,
+                          .project_id = o->project_id ? o->project_id : a->cred.project_id,
+                          .cafile = o->cafile,
+                          .timeout_s = o->timeout,
+                          .retries = o->retries};
     cJSON *region_answer = NULL;
-    if (o.regions && !(regions = split_regions(o.regions)))
-        goto oom;
-    if (check_api(&ao, cred.source, regions, &region_answer) != 0)
-        goto out;
-    api = api_new(&ao);
-    warn_unknown_regions(regions, region_answer);
+    if (startup_check_api(&ao, a->cred.source, a->regions, &region_answer) != 0)
+        return -1;
+    a->api = api_new(&ao);
+    startup_warn_unknown_regions(a->regions, region_answer);
     cJSON_Delete(region_answer);
-    struct catalog_opts co = {.source = {list_call, api},
-                              .dir_ttl = o.dir_ttl,
-                              .show_all = o.show_all,
-                              .regions = (const char *const *)regions};
-    cat = api ? catalog_new(&co) : NULL;
-    struct urls_opts uo = {.api = api, .ttl = o.url_ttl, .intranet = o.intranet};
-    urls = api ? urls_new(&uo) : NULL;
-    struct recovery_source rs = {recovery_call, api};
-    recovery = api ? recovery_new(&rs, o.dir_ttl) : NULL;
-    struct http_opts ho = {.timeout_s = o.timeout,
-                           .connect_timeout_s = o.timeout < 10 ? o.timeout : 10,
-                           .max_handles = o.max_conns + 8, /* workers + foreground reads */
-                           .cafile = o.cafile,
+    struct catalog_opts co = {.source = {list_call, a->api},
+                              .dir_ttl = o->dir_ttl,
+                              .show_all = o->show_all,
+                              .regions = (const char *const *)a->regions};
+    a->cat = a->api ? catalog_new(&co) : NULL;
+    struct urls_opts uo = {.api = a->api, .ttl = o->url_ttl, .intranet = o->intranet};
+    a->urls = a->api ? urls_new(&uo) : NULL;
+    struct recovery_source rs = {recovery_call, a->api};
+    a->recovery = a->api ? recovery_new(&rs, o->dir_ttl) : NULL;
+    struct http_opts ho = {.timeout_s = o->timeout,
+                           .connect_timeout_s = o->timeout < 10 ? o->timeout : 10,
+                           .max_handles = o->max_conns + 8, /* workers + foreground reads */
+                           .cafile = o->cafile,
                            .follow_redirects = 1};
-    data_http = http_pool_new(&ho);
-    if (!api || !cat || !urls || !recovery || !data_http)
-        goto oom;
-    config_credentials_clear(&cred);
+    a->data_http = http_pool_new(&ho);
+    if (!a->api || !a->cat || !a->urls || !a->recovery || !a->data_http)
+        return oom();
+    config_credentials_clear(&a->cred);
+    return 0;
+}
 
-    struct fs_ctx fsc = {.catalog = cat,
-                         .urls = urls,
-                         .recovery = recovery,
-                         .data_http = data_http,
-                         .reader_opts = {.http = data_http,
-                                         .workers = o.max_conns,
-                                         .block_size = (size_t)block,
-                                         .max_ahead = (unsigned)((ahead + block - 1) / block),
-                                         .retries = o.retries,
-                                         .timeout_s = o.timeout,
-                                         .cache_bytes = (size_t)cache},
-                         .uid = o.uid != UINT_MAX ? (uid_t)o.uid : getuid(),
-                         .gid = o.gid != UINT_MAX ? (gid_t)o.gid : getgid(),
-                         .umask = o.umask != UINT_MAX ? (mode_t)(o.umask & 0777) : 0,
-                         .attr_timeout = 1.0,
-                         .single_threaded = cmd.singlethread != 0};
+static int fill_fs_ctx(struct app *a)
+{
+    const struct options *o = &a->o;
+    a->fsc = (struct fs_ctx){
+        .catalog = a->cat,
+        .urls = a->urls,
+        .recovery = a->recovery,
+        .data_http = a->data_http,
+        .reader_opts = {.http = a->data_http,
+                        .workers = o->max_conns,
+                        .block_size = (size_t)a->block,
+                        .max_ahead = (unsigned)((a->ahead + a->block - 1) / a->block),
+                        .retries = o->retries,
+                        .timeout_s = o->timeout,
+                        .cache_bytes = (size_t)a->cache},
+        .uid = o->uid != UINT_MAX ? (uid_t)o->uid : getuid(),
+        .gid = o->gid != UINT_MAX ? (gid_t)o->gid : getgid(),
+        .umask = o->umask != UINT_MAX ? (mode_t)(o->umask & 0777) : 0,
+        .attr_timeout = 1.0,
+        .single_threaded = a->cmd.singlethread != 0};
+    pthread_mutex_init(&a->fsc.files_lock, NULL);
+    a->fsc_ready = true;
+    return 0;
+}
 
-    pthread_mutex_init(&fsc.files_lock, NULL);
+static int mount_fs(struct app *a)
+{
+    /* Read-only at the kernel too, and the kernel checks modes for us.
+     * findmnt shows the source as umongofs:PROFILE. */
+    char opts[160];
+    snprintf(opts, sizeof(opts),
+             "-oro,nosuid,nodev,default_permissions,fsname=umongofs:%s,subtype=umongofs", a->label);
+    fuse_opt_add_arg(&a->args, opts);
+    a->fuse = fuse_new(&a->args, fs_operations(), sizeof(*fs_operations()), &a->fsc);
+    if (!a->fuse || fuse_mount(a->fuse, a->cmd.mountpoint) != 0)
+        return -1;
+    a->mounted = true;
+    mountpoint_raise_readahead(a->cmd.mountpoint);
+    if (fuse_set_signal_handlers(fuse_get_session(a->fuse)) != 0 || chain_stop_signals(true) != 0)
+        return -1;
+    return 0;
+}
 
-    /* Read-only at the kernel too, and the kernel checks modes for us. */
-    fuse_opt_add_arg(&args,
-                     "-oro,nosuid,nodev,default_permissions,fsname=umongofs,subtype=umongofs");
-    fuse = fuse_new(&args, fs_operations(), sizeof(*fs_operations()), &fsc);
-    if (!fuse)
-        goto out;
-    if (fuse_mount(fuse, cmd.mountpoint) != 0)
-        goto out;
-    mounted = 1;
-    raise_readahead(cmd.mountpoint);
-    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0 || chain_stop_signals(true) != 0)
-        goto out;
-    if (fuse_daemonize(cmd.foreground) != 0)
-        goto out;
-    api_protect_key(api); /* the fork above dropped the lock */
-    if (!cmd.foreground)
+static int go_background(struct app *a)
+{
+    if (!a->cmd.foreground && !a->o.logfile && !log_syslog_available())
+        fprintf(stderr, "umongofs: warning: no syslog socket (/dev/log): the daemon's log lines "
+                        "will be lost; use -o logfile=FILE, or -f to keep them on stderr\n");
+    if (fuse_daemonize(a->cmd.foreground) != 0)
+        return -1;
+    api_protect_key(a->api); /* the fork above dropped the lock */
+    if (!a->cmd.foreground) {
         log_init(LOG_NOTICE, 1);
+        fuse_set_log_func(fuse_log_to_ours);
+    }
+    if (stats_start_signal_thread() != 0)
+        log_warn("SIGUSR1 will not log the counters: cannot start its thread");
     char safe_url[512], safe_mnt[PATH_MAX];
-    log_notice("mounted %s on %s", log_redact_url(api_url, safe_url, sizeof(safe_url)),
-               log_escape(cmd.mountpoint, safe_mnt, sizeof(safe_mnt)));
+    log_notice("mounted %s on %s (umongofs:%s)",
+               log_redact_url(a->api_url, safe_url, sizeof(safe_url)),
+               log_escape(a->cmd.mountpoint, safe_mnt, sizeof(safe_mnt)), a->label);
+    return 0;
+}
 
+/* Until unmounted or signalled. */
+static int run_loop(struct app *a)
+{
     int res;
-    if (cmd.singlethread) {
-        res = fuse_loop(fuse);
+    if (a->cmd.singlethread) {
+        res = fuse_loop(a->fuse);
     } else {
         struct fuse_loop_config *lc = fuse_loop_cfg_create();
         if (!lc)
-            goto oom;
-        fuse_loop_cfg_set_clone_fd(lc, (unsigned)cmd.clone_fd);
+            return oom();
+        fuse_loop_cfg_set_clone_fd(lc, (unsigned)a->cmd.clone_fd);
         /* Idle workers are kept rather than retired: in libfuse 3.14 a worker
          * retiring while a signal ends the loop is sometimes never freed. The
          * number of workers stays bounded by max_threads. */
-        fuse_loop_cfg_set_idle_threads(lc, cmd.max_idle_threads != UINT_MAX ? cmd.max_idle_threads
-                                                                            : 1000);
+        fuse_loop_cfg_set_idle_threads(
+            lc, a->cmd.max_idle_threads != UINT_MAX ? a->cmd.max_idle_threads : 1000);
         /* Enough workers that stuck reads never take the last one (fs.h). */
-        fuse_loop_cfg_set_max_threads(lc, o.max_threads != UINT_MAX ? o.max_threads : FS_WORKERS);
-        res = fuse_loop_mt(fuse, lc);
+        fuse_loop_cfg_set_max_threads(lc,
+                                      a->o.max_threads != UINT_MAX ? a->o.max_threads : FS_WORKERS);
+        res = fuse_loop_mt(a->fuse, lc);
         fuse_loop_cfg_destroy(lc);
     }
     chain_stop_signals(false);
     /* Unmounted (by a signal or by fusermount3 -u): end the transfers and
      * background refreshes still under way rather than wait out a timeout. */
     retry_abort_all();
-    fuse_remove_signal_handlers(fuse_get_session(fuse));
+    fuse_remove_signal_handlers(fuse_get_session(a->fuse));
     /* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: those
      * end the loop on purpose, a clean exit. Negative is a real failure. */
-    ret = res >= 0 ? 0 : 1;
-    goto out;
-oom:
-    fprintf(stderr, "umongofs: out of memory\n");
-out:
-    if (mounted)
-        fuse_unmount(fuse);
-    if (fuse)
-        fuse_destroy(fuse);
-    free(cmd.mountpoint);
-    fuse_opt_free_args(&args);
-    urls_free(&urls);
-    recovery_free(&recovery);
-    catalog_free(&cat);
-    api_free(&api);
-    http_pool_free(&data_http);
-    config_credentials_clear(&cred);
-    free(regions);
-    free(api_url);
-    free(o.api_url);
-    free(o.profile);
-    free(o.credentials);
-    free(o.project_id);
-    free(o.regions);
-    free(o.cafile);
-    free(o.block_size);
-    free(o.readahead);
-    free(o.cache_size);
-    for (int i = 0; i < o.n_nonopt; i++)
-        free(o.nonopt[i]);
+    return res >= 0 ? 1 : -1;
+}
+
+static void app_free(struct app *a)
+{
+    struct options *o = &a->o;
+    stats_stop_signal_thread();
+    if (a->mounted)
+        fuse_unmount(a->fuse);
+    if (a->fuse)
+        fuse_destroy(a->fuse);
+    if (a->fsc_ready)
+        pthread_mutex_destroy(&a->fsc.files_lock);
+    free(a->cmd.mountpoint);
+    fuse_opt_free_args(&a->args);
+    urls_free(&a->urls);
+    recovery_free(&a->recovery);
+    catalog_free(&a->cat);
+    api_free(&a->api);
+    http_pool_free(&a->data_http);
+    config_credentials_clear(&a->cred);
+    free(a->regions);
+    free(a->api_url);
+    char *strings[] = {o->api_url, o->profile,    o->credentials, o->project_id, o->regions,
+                       o->cafile,  o->block_size, o->readahead,   o->cache_size, o->logfile};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        free(strings[i]);
+    for (int i = 0; i < o->n_nonopt; i++)
+        free(o->nonopt[i]);
+}
+
+int main(int argc, char *argv[])
+{
+    static int (*const steps[])(struct app *) = {
+        protect_process,  parse_command_line, check_values, setup_logging,
+        check_mountpoint, load_keys,          connect_api,  fill_fs_ctx,
+        mount_fs,         go_background,      run_loop,
+    };
+    struct app a = {.args = FUSE_ARGS_INIT(argc, argv),
+                    .o = {.url_ttl = 3600,
+                          .dir_ttl = 60,
+                          .timeout = UINT_MAX,
+                          .retries = UINT_MAX,
+                          .max_conns = 8,
+                          .max_threads = UINT_MAX,
+                          .uid = UINT_MAX,
+                          .gid = UINT_MAX,
+                          .umask = UINT_MAX}};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
+        rc = steps[i](&a);
+    app_free(&a);
 #if defined(__SANITIZE_ADDRESS__)
     /* Sanitized builds report leaks here without changing the exit status
      * (the test suite runs them with leak_check_at_exit=0): libfuse 3.14
@@ -668,5 +649,5 @@ out:
      * any report with an allocation of ours in it. */
     __lsan_do_recoverable_leak_check();
 #endif
-    return ret;
+    return rc > 0 ? 0 : 1;
 }

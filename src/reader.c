@@ -19,6 +19,7 @@
 #include "log.h"
 #include "reader_int.h"
 #include "retry.h"
+#include "trace.h"
 
 /* A failed block repeats its error to one new request within this time
  * instead of being fetched again: the kernel retries a failed page read at
@@ -308,10 +309,12 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t deadline_ms
 {
     struct reader_pool *p = r->pool;
     bool waited = false;
-    for (;;) {
+    for (bool first = true;; first = false) {
         struct slot *s = blocks_find(r, b);
         if (s && s->state == SLOT_READY) {
             s->used = ++p->tick;
+            if (first)
+                trace_cache_hit(b); /* in memory before this read asked */
             return s;
         }
         if (s && s->state == SLOT_FAILED) {

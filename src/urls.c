@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "trace.h"
 
 #define URLS_MAX 4096 /* cached entries; the oldest goes first */
 
@@ -208,6 +209,10 @@ int urls_get(struct urls *u, const struct cat_object *o, const char *stale, char
     e->err = rc;
     e->refused_until = rc == -EPERM ? time(NULL) + URLS_REFUSAL_TTL : 0;
     if (rc == 0) {
+        trace_url(o->kind == CAT_LOG     ? "log package"
+                  : o->kind == CAT_OPLOG ? "oplog"
+                                         : "backup",
+                  o->object_id, fresh, e->url != NULL);
         if (e->url)
             explicit_bzero(e->url, strlen(e->url));
         free(e->url);
