@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential meson ninja-build pkg-config
       libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev
       python3 python3-pytest curl rsync attr ca-certificates clang libclang-rt-14-dev
-      scdoc systemd dpkg-dev debhelper fakeroot lintian)
+      scdoc systemd dpkg-dev debhelper fakeroot lintian libglib2.0-bin file)
 # scdoc builds the man page (a hard build dependency: -Dman=disabled to go
 # without); systemd gives systemd.pc (where units go) and systemd-analyze;
 # dpkg-dev, debhelper, fakeroot and lintian build and check the .deb
-# (scripts/package.sh).
+# (scripts/package.sh); gio (libglib2.0-bin) and file sniff types as file
+# managers do, in the tests of what a sniff costs.
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -182,7 +182,9 @@ struct slot *blocks_claim(struct reader *r, uint64_t b, bool prefetch, int *err)
     r->n_owned++;
     s->state = SLOT_LOADING;
     s->block = b;
-    s->len = 0;
+    s->lo = 0;
+    s->hi = 0;
+    s->end = false;
     s->err = 0;
     s->queued = false;
     s->consumed = false;

@@ -1,14 +1,15 @@
-/* fetch: one block from the object store, whatever the store does. See
- * reader_int.h.
+/* fetch: a range of one block from the object store, whatever the store
+ * does. See reader_int.h.
  *
- * A block is asked for in one ranged request; what each answer delivers is
+ * The range is asked for in one ranged request; what each answer delivers is
  * checked against everything the store said before (judge) and the fetch
- * goes on from the last good byte until the block is whole:
+ * goes on from the last good byte until the range is whole:
  * - a different ETag, or a Content-Range with a different length, means the
  *   object changed: -EIO, and the reader is stale from then on;
  * - an answer that is not believable (a 416 below the known length, a 200
  *   shorter than the listing or earlier answers said, an answer without the
- *   ETag the others had) is retried like a transient failure, never taken
+ *   ETag the others had, a first answer that does not say the length) is
+ *   retried like a transient failure, never taken
  *   for the end of the file;
  * - an attempt that delivered good bytes (a dropped connection) is resumed
  *   and does not use up the retry budget; attempts that delivered nothing
@@ -30,8 +31,9 @@
 
 struct fetch {
     struct reader *r;
-    uint64_t off; /* the block's first byte */
-    size_t want;  /* bytes of the block the object has (block_size until known) */
+    uint64_t off; /* the first byte asked for */
+    size_t want;  /* bytes asked for that the object has */
+    bool at_end;  /* want reaches the object's end */
     size_t have;  /* bytes stored and believed */
     char *dst;
     uint64_t deadline; /* retry_now_ms() time */
@@ -47,10 +49,12 @@ static void clip(struct fetch *f)
     if (!r->total_known)
         return;
     uint64_t left = r->total > f->off ? r->total - f->off : 0;
-    if (left < f->want)
+    if (left <= f->want) {
         f->want = (size_t)left;
+        f->at_end = true;
+    }
     if (f->have >= f->want)
-        f->eof = f->want < r->pool->bs;
+        f->eof = f->at_end;
 }
 
 /* The object changed under the reader. Lock held. */
@@ -145,6 +149,12 @@ static int judge(struct fetch *f, int rc, size_t got, const struct http_object *
             return -EPROTO; /* a length below the bytes delivered */
         r->total = obj->total;
         r->total_known = true;
+    }
+    /* The first complete answer must say the length: a 200 without one,
+     * cut off where our range ended, leaves st_size unknowable. */
+    if (rc == 0 && !r->total_known && !f->eof) {
+        log_warn("object store answered without the object's length; retrying");
+        return -EPROTO;
     }
     if (!r->etag[0] && obj->etag[0] && rc != -ERANGE)
         memcpy(r->etag, obj->etag, sizeof(r->etag));
@@ -262,10 +272,15 @@ static int attempt(struct fetch *f, char **url, char **stale)
     return after(f, rc, slow ? 0 : took, url, stale);
 }
 
-int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len, uint64_t deadline_ms)
+int fetch_block(struct reader *r, uint64_t b, char *dst, size_t from, size_t upto, size_t *hi,
+                bool *end, uint64_t deadline_ms)
 {
     struct reader_pool *p = r->pool;
-    struct fetch f = {.r = r, .off = b * p->bs, .want = p->bs, .dst = dst, .deadline = deadline_ms};
+    struct fetch f = {.r = r,
+                      .off = b * p->bs + from,
+                      .want = upto - from,
+                      .dst = dst + from,
+                      .deadline = deadline_ms};
     char *url = NULL, *stale = NULL;
     pthread_mutex_lock(&p->lock);
     int rc = r->stale ? -EIO : 0;
@@ -275,6 +290,7 @@ int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len, uint64_t d
         rc = attempt(&f, &url, &stale);
     free(url);
     free(stale);
-    *len = f.have;
+    *hi = from + f.have;
+    *end = f.eof;
     return rc;
 }

@@ -21,6 +21,12 @@
 #include "retry.h"
 #include "trace.h"
 
+/* The smallest request, and the unit windows are rounded to: a cold read
+ * (an open's probe, a file manager's type sniff, a random read) costs one
+ * request this size, not a whole block. */
+#define READ_MIN_REQ (64u << 10)
+
+
 /* A failed block repeats its error to one new request within this time
  * instead of being fetched again: the kernel retries a failed page read at
  * once, and running the whole retry schedule twice would double the time to
@@ -58,32 +64,60 @@ static void reader_unref(struct reader *r)
     pthread_mutex_lock(&p->lock);
 }
 
-/* A fetch of s ended. Lock held. */
-static void finish_slot(struct reader *r, struct slot *s, int rc, size_t len)
+static size_t round_down(size_t v, size_t unit)
 {
+    return v / unit * unit;
+}
+
+static size_t round_up(size_t v, size_t unit)
+{
+    return (v + unit - 1) / unit * unit;
+}
+
+/* A fetch of [from, hi) of s ended, end set when the object ends at hi. The
+ * slot's window before it was [s->lo, s->hi) (empty for a new slot); the
+ * fetch grew it at one side. Lock held. */
+static void finish_slot(struct reader *r, struct slot *s, int rc, size_t from, size_t hi, bool end)
+{
+    bool grew_down = s->hi > s->lo && from < s->lo;
+    /* Growing down must meet the bytes above; an end before them would
+     * contradict them (and the object's length was checked already). */
+    if (rc == 0 && grew_down && (end || hi != s->lo))
+        rc = -EIO;
     if (r->closing || r->stale) {
         blocks_release(s); /* nobody will read it */
-    } else {
-        s->state = rc ? SLOT_FAILED : SLOT_READY;
+    } else if (rc) {
+        s->state = SLOT_FAILED;
         s->err = rc;
-        s->len = len;
-        s->failed_ms = rc ? retry_now_ms() : 0;
+        s->failed_ms = retry_now_ms();
         s->fail_told = false;
+    } else {
+        s->state = SLOT_READY;
+        if (grew_down) {
+            s->lo = from;
+        } else {
+            s->lo = s->hi > s->lo ? s->lo : from;
+            s->hi = hi;
+            s->end = end;
+        }
     }
     pthread_cond_broadcast(&r->pool->slot_cond);
 }
 
-/* Fetches block b into the LOADING slot s on this thread. Lock held (dropped
- * while fetching). Returns the fetch's result; the slot is finished either way. */
-static int load_here(struct reader *r, struct slot *s, uint64_t b, uint64_t deadline_ms)
+/* Fetches [from, upto) of block b into the LOADING slot s on this thread.
+ * Lock held (dropped while fetching). Returns the fetch's result; the slot
+ * is finished either way. */
+static int load_here(struct reader *r, struct slot *s, uint64_t b, size_t from, size_t upto,
+                     uint64_t deadline_ms)
 {
     struct reader_pool *p = r->pool;
     r->refs++;
     pthread_mutex_unlock(&p->lock);
-    size_t len = 0;
-    int rc = fetch_block(r, b, s->data, &len, deadline_ms);
+    size_t hi = from;
+    bool end = false;
+    int rc = fetch_block(r, b, s->data, from, upto, &hi, &end, deadline_ms);
     pthread_mutex_lock(&p->lock);
-    finish_slot(r, s, rc, len);
+    finish_slot(r, s, rc, from, hi, end);
     reader_unref(r);
     return rc;
 }
@@ -104,10 +138,11 @@ static void run_job(struct reader_pool *p, struct job *j)
         s->queued = false;
         uint64_t b = s->block, deadline = retry_now_ms() + p->read_ms;
         pthread_mutex_unlock(&p->lock);
-        size_t len = 0;
-        int rc = fetch_block(r, b, s->data, &len, deadline);
+        size_t hi = 0;
+        bool end = false;
+        int rc = fetch_block(r, b, s->data, 0, p->bs, &hi, &end, deadline);
         pthread_mutex_lock(&p->lock);
-        finish_slot(r, s, rc, len);
+        finish_slot(r, s, rc, 0, hi, end);
     }
     reader_unref(r);
 }
@@ -174,7 +209,7 @@ struct reader_pool *reader_pool_new(const struct reader_pool_opts *o)
     pthread_cond_init(&p->slot_cond, &ca);
     pthread_condattr_destroy(&ca);
     p->store = o->store.get_range ? o->store : (struct reader_store){http_store_get, o->http};
-    p->bs = o->block_size ? o->block_size : (2u << 20);
+    p->bs = o->block_size ? o->block_size : (4u << 20);
     p->max_ahead = o->max_ahead;
     p->per_reader = o->max_ahead + 4;
     p->retries = o->retries;
@@ -303,15 +338,90 @@ static bool failed_again(struct slot *s, bool waited, int *err)
     return false;
 }
 
-/* Makes block b READY in a slot and returns it, or NULL with *err. Lock held
- * (dropped while fetching). */
-static struct slot *get_block(struct reader *r, uint64_t b, uint64_t deadline_ms, int *err)
+/* Whether READY slot s answers a read of [lo, hi) of its block: it holds
+ * those bytes, or the object ends before them. */
+static bool covers(const struct slot *s, size_t lo, size_t hi)
+{
+    if (s->end && lo >= s->hi)
+        return true;
+    return s->lo <= lo && (hi <= s->hi || s->end);
+}
+
+/* [lo, hi) of a block rounded out to READ_MIN_REQ. */
+static void window_around(const struct reader_pool *p, size_t lo, size_t hi, size_t *from,
+                          size_t *upto)
+{
+    *from = round_down(lo, READ_MIN_REQ);
+    *upto = round_up(hi, READ_MIN_REQ);
+    *upto = *upto < p->bs ? *upto : p->bs;
+}
+
+/* The first window of a block: the whole block for a reader going forward
+ * (prefetch is under way), else the read's bytes rounded to READ_MIN_REQ. */
+static void first_range(const struct reader *r, size_t lo, size_t hi, size_t *from, size_t *upto)
+{
+    const struct reader_pool *p = r->pool;
+    if (r->ahead) {
+        *from = 0;
+        *upto = p->bs;
+        return;
+    }
+    window_around(p, lo, hi, from, upto);
+}
+
+/* The bytes of its block a READY slot s that does not cover [lo, hi) should
+ * fetch next: below its window down to it, or above it, growing the window
+ * fourfold (so a file read from its start costs a few requests that grow
+ * to the block size, and a sniff of its first bytes a small one); the rest
+ * of the block at once for a reader going forward. A read more than
+ * READ_MIN_REQ away from the window starts a new one there instead (random
+ * reads cost a small request each, not the gap): returns true, and the
+ * caller drops the old window. */
+static bool grow_range(const struct reader *r, const struct slot *s, size_t lo, size_t hi,
+                       size_t *from, size_t *upto)
+{
+    const struct reader_pool *p = r->pool;
+    bool below = lo < s->lo;
+    size_t gap = below ? (hi < s->lo ? s->lo - hi : 0) : (lo > s->hi ? lo - s->hi : 0);
+    if (gap > READ_MIN_REQ && !(r->ahead && !below)) {
+        /* Rounded to READ_MIN_REQ, the new window stays clear of the old
+         * one, which others may still be copying from. */
+        window_around(p, lo, hi, from, upto);
+        return true;
+    }
+    if (below) {
+        *from = round_down(lo, READ_MIN_REQ);
+        *upto = s->lo;
+        return false;
+    }
+    size_t grown = r->ahead ? p->bs : s->lo + 4 * (s->hi - s->lo);
+    size_t want = round_up(hi, READ_MIN_REQ);
+    *from = s->hi;
+    *upto = want > grown ? want : grown;
+    *upto = *upto < p->bs ? *upto : p->bs;
+    return false;
+}
+
+/* Why a read may not go to the store now, or 0. Lock held. */
+static int store_barred(const struct reader *r)
+{
+    /* Not after an abort, and not for a reader whose object changed (its
+     * blocks fetched before are still served: old bytes, never mixed with
+     * new ones). */
+    return retry_aborted() ? -ECANCELED : r->stale ? -EIO : 0;
+}
+
+/* Makes bytes [lo, hi) of block b READY in a slot (or past the object's end)
+ * and returns it, or NULL with *err. Lock held (dropped while fetching). */
+static struct slot *get_block(struct reader *r, uint64_t b, size_t lo, size_t hi,
+                              uint64_t deadline_ms, int *err)
 {
     struct reader_pool *p = r->pool;
     bool waited = false;
+    size_t from, upto;
     for (bool first = true;; first = false) {
         struct slot *s = blocks_find(r, b);
-        if (s && s->state == SLOT_READY) {
+        if (s && s->state == SLOT_READY && covers(s, lo, hi)) {
             s->used = ++p->tick;
             if (first)
                 trace_cache_hit(b); /* in memory before this read asked */
@@ -322,32 +432,38 @@ static struct slot *get_block(struct reader *r, uint64_t b, uint64_t deadline_ms
                 return NULL;
             continue;
         }
-        /* What is left needs the store: not after an abort, and not for a
-         * reader whose object changed (its blocks fetched before are still
-         * served: old bytes, never mixed with new ones). */
-        *err = retry_aborted() ? -ECANCELED : r->stale ? -EIO : 0;
-        if (*err)
+        if ((*err = store_barred(r)))
             return NULL;
+        if (s && s->state == SLOT_READY) {
+            /* Grow the window: bytes outside it are written while others
+             * may copy from inside it, which is safe. */
+            if (grow_range(r, s, lo, hi, &from, &upto)) {
+                s->lo = s->hi = 0; /* disjoint from the new window: copies go on */
+                s->end = false;
+            }
+            s->state = SLOT_LOADING;
+            if ((*err = load_here(r, s, b, from, upto, deadline_ms)))
+                return NULL;
+            continue;
+        }
         if (s && s->queued) {
             /* Queued behind other files' prefetching: fetch it ourselves
              * rather than wait for a worker (the job will see it and skip). */
             s->queued = false;
-            *err = load_here(r, s, b, deadline_ms);
-            if (*err)
+            if ((*err = load_here(r, s, b, 0, p->bs, deadline_ms)))
                 return NULL;
             continue;
         }
         if (s) { /* loading elsewhere */
             waited = true;
-            *err = wait_slot(p, deadline_ms);
-            if (*err)
+            if ((*err = wait_slot(p, deadline_ms)))
                 return NULL;
             continue;
         }
         s = blocks_claim(r, b, false, err);
         if (s) {
-            *err = load_here(r, s, b, deadline_ms);
-            if (*err)
+            first_range(r, lo, hi, &from, &upto);
+            if ((*err = load_here(r, s, b, from, upto, deadline_ms)))
                 return NULL;
             continue;
         }
@@ -373,15 +489,20 @@ static void copy_out(struct reader_pool *p, struct slot *s, char *dst, size_t fr
         pthread_cond_broadcast(&p->slot_cond);
 }
 
-/* Going forward (within a block of where the last read ended) grows the
- * prefetch distance; a jump elsewhere resets it. Lock held. */
-static void track_sequence(struct reader *r, uint64_t off)
+/* A read of size bytes at off going forward (within a block of where the
+ * last read ended) extends the sequential run; a jump elsewhere ends it. Prefetching starts once the run
+ * is a whole block long (reading the first MiB, as file(1) does, is a sniff,
+ * not a copy) and doubles its distance with every block read, up to
+ * max_ahead. Lock held. */
+static void track_sequence(struct reader *r, uint64_t off, size_t size)
 {
     struct reader_pool *p = r->pool;
     bool sequential =
         off >= r->seq_end && off - r->seq_end <= p->bs && (off > 0 || r->seq_end == 0);
-    unsigned next = r->ahead ? r->ahead * 2 : 1;
-    r->ahead = sequential ? (next > p->max_ahead ? p->max_ahead : next) : 0;
+    r->seq_run = sequential ? r->seq_run + size : size;
+    uint64_t blocks = r->seq_run / p->bs;
+    unsigned ahead = blocks == 0 ? 0 : blocks > 16 ? 1u << 16 : 1u << (blocks - 1);
+    r->ahead = ahead > p->max_ahead ? p->max_ahead : ahead;
 }
 
 static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off, bool probe)
@@ -398,25 +519,28 @@ static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off,
         pthread_mutex_unlock(&p->lock);
         return 0;
     }
-    track_sequence(r, off);
+    if (!probe)
+        track_sequence(r, off, size);
     uint64_t first, last;
     reader_span(off, size, p->bs, &first, &last);
     size_t done = 0;
     for (uint64_t b = first; b <= last && done < size; b++) {
-        struct slot *s = get_block(r, b, deadline, &err);
+        size_t from = (size_t)(off + done - b * p->bs);
+        size_t n = p->bs - from < size - done ? p->bs - from : size - done;
+        struct slot *s = get_block(r, b, from, from + n, deadline, &err);
         if (!s)
             break;
-        uint64_t from = off + done - b * p->bs;
-        if (from >= s->len)
+        if (from >= s->hi)
             break; /* the object ends before this point */
-        size_t n = s->len - from < size - done ? s->len - (size_t)from : size - done;
-        bool end = s->len < p->bs;
-        copy_out(p, s, buf + done, (size_t)from, n);
+        n = s->hi - from < n ? s->hi - from : n;
+        bool end = s->end && from + n == s->hi;
+        copy_out(p, s, buf + done, from, n);
         done += n;
         if (end)
-            break; /* short block: end of object */
+            break;
     }
-    r->seq_end = off + done;
+    if (!probe)
+        r->seq_end = off + done;
     if (err == 0 && r->ahead && done > 0 && !probe) {
         uint64_t end = r->total_known ? (r->total + p->bs - 1) / p->bs : UINT64_MAX;
         for (uint64_t k = 1; k <= r->ahead && last + k < end; k++)
@@ -446,9 +570,6 @@ int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len)
     int rc = r->total_known ? 0 : -EIO;
     *size = r->total;
     snprintf(etag, etag_len, "%s", r->etag);
-    /* A probe is not a sequential read: do not let it start prefetching. */
-    r->seq_end = 0;
-    r->ahead = 0;
     pthread_mutex_unlock(&p->lock);
     return rc;
 }

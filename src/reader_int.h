@@ -27,14 +27,21 @@ enum slot_state {
 };
 
 /* One buffer of block_size bytes and what it holds. The pool has
- * cache_bytes / block_size of them, so block memory never exceeds the budget. */
+ * cache_bytes / block_size of them, so block memory never exceeds the budget.
+ *
+ * A block is not always fetched whole: a cold read fetches a window around
+ * what it needs (READ_MIN_REQ at least), and later reads grow the window
+ * (fourfold each time, see reader.c). The buffer is indexed by the offset in
+ * the block; bytes [lo, hi) are valid. Pages outside the window are never
+ * touched, so they cost no memory. */
 struct slot {
     enum slot_state state;
     struct reader *owner;    /* NULL when FREE */
     struct slot *next_owned; /* the owner's list */
     uint64_t block;
     char *data;         /* mapped on first use, NULL before */
-    size_t len;         /* READY: bytes valid (less than block_size only at the end) */
+    size_t lo, hi;      /* READY (and LOADING to grow): valid bytes of the block */
+    bool end;           /* READY: the object ends at hi */
     int err;            /* FAILED: the negative errno */
     uint64_t failed_ms; /* FAILED: when */
     bool fail_told;     /* FAILED: the error was already repeated once */
@@ -60,6 +67,7 @@ struct reader {
     struct slot *owned;       /* slots with this owner */
     unsigned n_owned;
     uint64_t seq_end; /* where the last read ended: the next sequential offset */
+    uint64_t seq_run; /* bytes read in the current sequential run */
     unsigned ahead;   /* current prefetch distance, in blocks */
 };
 
@@ -111,9 +119,11 @@ void blocks_release_reader(struct reader *r);
 /* Unmaps spare buffers: called when no reader is open. */
 void blocks_trim(struct reader_pool *p);
 
-/* fetch.c: block b of r into dst (block_size bytes) by deadline_ms; *len =
- * bytes stored (fewer than block_size only at the object's end). Called
- * without the lock. 0 or a negative errno (-EIO, -ECANCELED, ...). */
-int fetch_block(struct reader *r, uint64_t b, char *dst, size_t *len, uint64_t deadline_ms);
+/* fetch.c: bytes [from, upto) of block b of r into dst + from (dst: the
+ * block's buffer) by deadline_ms. *hi = the end of what was stored: upto, or
+ * less with *end set when the object ends there. Called without the lock.
+ * 0 or a negative errno (-EIO, -ECANCELED, ...). */
+int fetch_block(struct reader *r, uint64_t b, char *dst, size_t from, size_t upto, size_t *hi,
+                bool *end, uint64_t deadline_ms);
 
 #endif

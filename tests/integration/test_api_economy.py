@@ -49,16 +49,20 @@ def test_listing_is_refreshed_after_dir_ttl(emu, mount_factory):
     assert api.get("ListUMongoDBBackup", 0) >= 1 and api.get("GetRegion", 0) >= 1, api
 
 
+KiB64 = 64 << 10
+
+
 def _check_ranges(lengths, sizes):
-    """Every range at least 1 MiB, except the final tail of an object."""
-    small = [n for n in lengths if n < MiB]
-    for n in small:
-        assert any(n <= s and (s - n) % MiB == 0 for s in sizes), \
-            "a %d-byte range that is not the tail of an object: %r" % (n, lengths)
+    """Every range at least 64 KiB, except the final tail of an object."""
+    for n in lengths:
+        assert n >= KiB64 or any(n <= s for s in sizes), \
+            "a %d-byte range: %r" % (n, lengths)
 
 
-def test_reads_ask_for_at_least_1MiB_per_range(emulator_factory, mount_factory):
-    sizes = [5 * MiB + 12345, 300000]
+def test_small_sequential_reads_grow_their_requests(emulator_factory, mount_factory):
+    # 4 KiB reads from the start: the first request is small (an open, a
+    # sniff), the next grow fourfold to whole blocks; never one per read.
+    sizes = [9 * MiB + 12345, 300000]
     emu = emulator_factory(_spec(sizes))
     m = mount_factory(emu)
     walk(m.path)
@@ -76,28 +80,35 @@ def test_reads_ask_for_at_least_1MiB_per_range(emulator_factory, mount_factory):
     lengths = st["range_lengths"]
     assert lengths, st
     _check_ranges(lengths, sizes)
-    # One request per block, not per 4 KiB read (a few retries' worth of slack).
-    blocks = sum((s + MiB - 1) // MiB for s in sizes)
-    assert st["requests"] <= blocks + 2, "%d store requests for %d MiB-blocks: %r" % (
+    assert lengths[0] == KiB64, lengths  # the open's probe
+    # 2 MiB blocks, plus the growth steps of the first one (64K, 256K, 1M).
+    blocks = sum((s + 2 * MiB - 1) // (2 * MiB) for s in sizes)
+    assert st["requests"] <= blocks + 3 * len(sizes) + 2, "%d store requests for %d blocks: %r" % (
         st["requests"], blocks, lengths)
-    assert st["bytes"] <= 2 * sum(sizes), "downloaded %d bytes for %d" % (st["bytes"], sum(sizes))
+    assert st["bytes"] <= sum(sizes) + 2 * MiB, "downloaded %d bytes for %d" % (
+        st["bytes"], sum(sizes))
 
 
-def test_random_small_preads_still_fetch_whole_blocks(emulator_factory, mount_factory):
+def test_random_small_preads_fetch_small_windows(emulator_factory, mount_factory):
+    # Random 4 KiB reads: one 64 KiB request each, not a block each.
     sizes = [6 * MiB + 3]
     emu = emulator_factory(_spec(sizes, seed=90))
     m = mount_factory(emu)
     with open(emu.object_path("udb-eco01", "bk-obj-0"), "rb") as f:
         data = f.read()
-    emu.reset()
     fd = os.open(m.p("cn-bj2", "eco", "obj-0.bin"), os.O_RDONLY)
+    emu.reset()
+    offsets = list(range(256 * 1024 + 4096, len(data), 256 * 1024 + 4096))
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-        for off in range(0, len(data), 256 * 1024 + 4096):
+        for off in reversed(offsets):
             assert os.pread(fd, 4096, off) == data[off:off + 4096]
     finally:
         os.close(fd)
-    _check_ranges(emu.stats()["store"]["range_lengths"], sizes)
+    lengths = emu.stats()["store"]["range_lengths"]
+    _check_ranges(lengths, sizes)
+    assert len(lengths) <= len(offsets), lengths
+    assert sum(lengths) <= KiB64 * len(offsets), lengths
 
 
 def test_url_reused_across_opens_within_its_lifetime(emulator_factory, mount_factory):
@@ -164,3 +175,74 @@ def test_url_refreshed_after_url_ttl_without_a_403(emulator_factory, mount_facto
     st = emu.stats()
     assert st["api"].get("DescribeUMongoDBBackupURL", 0) == 2, st["api"]
     assert st["store"]["status"].get("403", 0) == 0, st["store"]["status"]
+
+
+def _sniff_world(n, size):
+    return _spec([size] * n, seed=300)
+
+
+def test_type_sniff_fetches_at_most_256KiB_per_file(emulator_factory, mount_factory):
+    # What a file manager does to a folder of extension-less files: ask gio
+    # for each one's content type (it reads the first bytes, the kernel reads
+    # ahead of it). Then the same by hand: open, read 4 KiB, close.
+    import shutil
+    n, size = 12, 40 * MiB
+    emu = emulator_factory(_sniff_world(n, size))
+    m = mount_factory(emu)
+    d = m.p("cn-bj2", "eco")
+    names = sorted(os.listdir(d))
+    assert len(names) == n
+    sniffs = []
+    if shutil.which("gio"):
+        sniffs.append(("gio", lambda p: subprocess.run(
+            ["gio", "info", "-a", "standard::content-type", p], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, check=True, timeout=60)))
+    else:
+        print("gio is missing (package libglib2.0-bin): sniffing by hand only")
+
+    def by_hand(p):
+        # read(2) of 4 KiB, as libmagic-style sniffers do (not Python's
+        # buffered open, which reads st_blksize = 1 MiB at once).
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            assert len(os.read(fd, 4096)) == 4096
+        finally:
+            os.close(fd)
+
+    sniffs.append(("open + read(2) of 4 KiB", by_hand))
+    for i, (what, sniff) in enumerate(sniffs):
+        time.sleep(1.1)  # past the kernel's caches of an earlier round
+        emu.reset()
+        for name in names:
+            sniff(os.path.join(d, name))
+        st = emu.stats()["store"]
+        print("%s of %d files: %d requests, %d bytes" % (what, n, st["requests"], st["bytes"]))
+        assert st["bytes"] <= n * 256 * 1024, (what, st)
+        if i == 0:
+            assert st["requests"] >= n, (what, st)  # every file was asked for: not a no-op
+
+
+def test_reads_jumping_in_and_out_of_windows_are_byte_exact(emulator_factory, mount_factory):
+    # Reads of every size at random places, with the kernel's readahead on,
+    # then backwards: windows grow up, grow down, restart, straddle blocks.
+    import random
+    sizes = [9 * MiB + 4321]
+    emu = emulator_factory(_spec(sizes, seed=400))
+    m = mount_factory(emu)
+    with open(emu.object_path("udb-eco01", "bk-obj-0"), "rb") as f:
+        data = f.read()
+    rnd = random.Random(7)
+    path = m.p("cn-bj2", "eco", "obj-0.bin")
+    for advice in (os.POSIX_FADV_NORMAL, os.POSIX_FADV_RANDOM):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, advice)
+            for _ in range(150):
+                off = rnd.randrange(0, len(data) + 1000)
+                n = rnd.choice([1, 4096, 65535, 65537, 300000, 2 * MiB + 1])
+                assert os.pread(fd, n, off) == data[off:off + n], (advice, off, n)
+            for off in range(len(data) - 5000, -1, -777777):
+                assert os.pread(fd, 5000, off) == data[off:off + 5000], (advice, off)
+        finally:
+            os.close(fd)
+        time.sleep(1.1)

@@ -313,7 +313,9 @@ def test_object_replaced_while_open_is_eio_never_mixed(emulator_factory, mount_f
             except OSError as e:
                 assert e.errno == errno.EIO, errno.errorcode.get(e.errno)
                 continue
-            assert got == old[off:off + 8192], \
+            # The kernel may answer the part it has cached (old bytes) and stop
+            # there when the rest fails: a short count of old bytes, never new.
+            assert got and got == old[off:off + len(got)], \
                 "read at %d after the object changed returned neither the old bytes nor EIO" % off
         # Far from anything read before the change: must fail.
         e = errno_of(os.pread, fd, 8192, 10 * MiB + 5)

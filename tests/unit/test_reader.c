@@ -44,6 +44,7 @@ struct fake {
     /* What happened: */
     unsigned calls;
     uint64_t offs[64]; /* the first 64 requested offsets */
+    size_t lens[64];   /* and lengths */
 };
 
 /* Changes the fake under its lock: workers may be calling it. */
@@ -114,8 +115,10 @@ static int fake_get(void *ctx, const char *url, uint64_t off, size_t len, uint64
     *obj = (struct http_object){.total = HTTP_UNKNOWN_SIZE};
     pthread_mutex_lock(&f->lock);
     unsigned hang = f->hang_ms;
-    if (f->calls < 64)
+    if (f->calls < 64) {
         f->offs[f->calls] = off;
+        f->lens[f->calls] = len;
+    }
     f->calls++;
     pthread_mutex_unlock(&f->lock);
     int rc = hang ? fake_hang(hang, deadline_ms) : 0;
@@ -238,20 +241,26 @@ struct env {
     struct reader_pool *pool;
 };
 
-static struct reader_pool *pool_new(struct fake *f, unsigned blocks, unsigned retries,
-                                    unsigned ahead)
+static struct reader_pool *pool_new_bs(struct fake *f, unsigned blocks, unsigned retries,
+                                       unsigned ahead, size_t bs)
 {
     struct reader_pool_opts o = {.store = {fake_get, f},
                                  .workers = 3,
-                                 .block_size = BS,
+                                 .block_size = bs,
                                  .max_ahead = ahead,
                                  .retries = retries,
                                  .timeout_s = 5,
                                  .backoff_ms = 2,
-                                 .cache_bytes = (size_t)blocks * BS};
+                                 .cache_bytes = (size_t)blocks * bs};
     struct reader_pool *p = reader_pool_new(&o);
     assert_non_null(p);
     return p;
+}
+
+static struct reader_pool *pool_new(struct fake *f, unsigned blocks, unsigned retries,
+                                    unsigned ahead)
+{
+    return pool_new_bs(f, blocks, retries, ahead, BS);
 }
 
 static struct reader *open_reader(struct reader_pool *p, uint64_t hint)
@@ -756,6 +765,115 @@ static void *chaos_main(void *arg)
     return NULL;
 }
 
+/* ---------- windows: blocks larger than the smallest request ---------- */
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+/* The request n (offset and length) the fake saw. */
+static void expect_request(struct fake *f, unsigned n, uint64_t off, size_t len)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t o = f->offs[n];
+    size_t l = f->lens[n];
+    pthread_mutex_unlock(&f->lock);
+    if (o != off || l != len)
+        fail_msg("request %u was [%llu, +%zu), expected [%llu, +%zu)", n, (unsigned long long)o,
+                 l, (unsigned long long)off, len);
+}
+
+/* An open's probe costs 64 KiB; reading on from the start grows the window
+ * fourfold (256 KiB, then 1 MiB), then whole blocks. */
+static void test_windows_grow_from_a_small_first_request(void **state)
+{
+    struct fake *f = fake_new(5 * MiB + 777);
+    struct reader_pool *p = pool_new_bs(f, 8, 0, 4, 2 * MiB);
+    struct reader *r = open_reader(p, 0);
+    uint64_t size;
+    char etag[HTTP_ETAG_MAX];
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    assert_int_equal(size, 5 * MiB + 777);
+    assert_int_equal(calls(f), 1);
+    expect_request(f, 0, 0, 64 * KiB);
+    for (uint64_t off = 0; off < 128 * KiB; off += 32 * KiB)
+        expect_bytes(r, f, off, 32 * KiB);
+    assert_int_equal(calls(f), 2);
+    expect_request(f, 1, 64 * KiB, 192 * KiB); /* the window: 256 KiB */
+    for (uint64_t off = 128 * KiB; off < 320 * KiB; off += 32 * KiB)
+        expect_bytes(r, f, off, 32 * KiB);
+    assert_int_equal(calls(f), 3);
+    expect_request(f, 2, 256 * KiB, 768 * KiB); /* 1 MiB */
+    for (uint64_t off = 320 * KiB; off < size; off += 128 * KiB)
+        expect_bytes(r, f, off, 128 * KiB);
+    reader_close(&r);
+    reader_pool_free(&p);
+    /* Then whole blocks (or what is left of one), prefetched. */
+    for (unsigned i = 4; i < calls(f) && i < 64; i++) {
+        if (f->lens[i] != 2 * MiB && f->offs[i] + f->lens[i] != 5 * MiB + 777)
+            fail_msg("request %u: [%llu, +%zu)", i, (unsigned long long)f->offs[i], f->lens[i]);
+    }
+    assert_true(calls(f) <= 6);
+    fake_free(f);
+}
+
+/* Random small reads cost a 64 KiB request each, however far apart in a
+ * block; a read just below a window grows it down to meet it. */
+static void test_random_reads_fetch_a_window_each(void **state)
+{
+    struct fake *f = fake_new(4 * MiB);
+    struct reader_pool *p = pool_new_bs(f, 8, 0, 4, 2 * MiB);
+    struct reader *r = open_reader(p, 4 * MiB);
+    static const uint64_t offs[] = {1900 * KiB, 100 * KiB, 3 * MiB + 5, 40 * KiB, 2500 * KiB,
+                                    1 * MiB};
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+        expect_bytes(r, f, offs[i], 4 * KiB);
+    assert_int_equal(calls(f), 6);
+    expect_request(f, 0, 1856 * KiB, 64 * KiB);
+    expect_request(f, 1, 64 * KiB, 64 * KiB);   /* far below: a new window */
+    expect_request(f, 3, 0, 64 * KiB);          /* just below [64K, 128K): grown down */
+    expect_request(f, 5, 1 * MiB, 64 * KiB);
+    /* A block keeps one window, the last: still served without the store. */
+    expect_bytes(r, f, 1 * MiB, 64 * KiB);
+    expect_bytes(r, f, 2 * MiB + 448 * KiB, 64 * KiB);
+    assert_int_equal(calls(f), 6);
+    /* A read across a window's end and the next block: the rest is fetched. */
+    expect_bytes(r, f, 2 * MiB - 8 * KiB, 64 * KiB);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
+/* Reading the first MiB (file(1), a thumbnailer) does not prefetch; a copy
+ * (more than a block in one run) does. */
+static void test_prefetch_waits_for_a_block_read_in_sequence(void **state)
+{
+    struct fake *f = fake_new(12 * MiB);
+    struct reader_pool *p = pool_new_bs(f, 8, 0, 4, 2 * MiB);
+    struct reader *r = open_reader(p, 0);
+    for (uint64_t off = 0; off < MiB; off += 128 * KiB)
+        expect_bytes(r, f, off, 128 * KiB);
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    unsigned n = calls(f);
+    for (unsigned i = 0; i < n; i++)
+        assert_true(f->offs[i] < MiB);
+    for (uint64_t off = MiB; off < 4 * MiB; off += 128 * KiB)
+        expect_bytes(r, f, off, 128 * KiB);
+    /* Blocks 2.. are being fetched ahead of the reader. */
+    bool ahead = false;
+    for (int tries = 0; tries < 200 && !ahead; tries++) {
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&f->lock);
+        for (unsigned i = 0; i < f->calls && i < 64; i++)
+            ahead = ahead || f->offs[i] >= 4 * MiB;
+        pthread_mutex_unlock(&f->lock);
+    }
+    assert_true(ahead);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
 static void test_random_read_sequences_are_byte_exact(void **state)
 {
     for (unsigned round = 0; round < 4; round++) {
@@ -791,6 +909,9 @@ int main(void)
         cmocka_unit_test_setup(test_abort_ends_stuck_reads_at_once, setup),
         cmocka_unit_test_setup(test_memory_budget_holds_with_many_readers, setup),
         cmocka_unit_test_setup(test_one_buffer_still_makes_progress, setup),
+        cmocka_unit_test_setup(test_windows_grow_from_a_small_first_request, setup),
+        cmocka_unit_test_setup(test_random_reads_fetch_a_window_each, setup),
+        cmocka_unit_test_setup(test_prefetch_waits_for_a_block_read_in_sequence, setup),
         cmocka_unit_test_setup(test_random_read_sequences_are_byte_exact, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
