@@ -57,6 +57,13 @@ struct catalog_opts {
     unsigned breaker_cooldown;  /* seconds between probes while open; 0 = 10 */
     unsigned gone_ttl;          /* seconds a departed entry's node is kept for its
                                    return at most; 0 = max(600, 2 x dir_ttl) */
+    /* Called with each path whose attributes a listing changed (a file's
+     * size, time or mode; a directory's time or link count; an entry that
+     * left), so the caller can drop what the kernel caches of it. Called
+     * with the catalog's lock held, from any thread: it must only queue.
+     * NULL = not told. */
+    void (*changed)(void *ctx, const char *path);
+    void *changed_ctx;
 };
 
 enum cat_kind {

@@ -40,6 +40,8 @@
 
 struct fs_ctx {
     struct catalog *catalog;
+    struct inval *inval; /* started by init(): drops what the kernel caches of
+                            what a listing changed; NULL = none */
     struct urls *urls;
     struct recovery *recovery;   /* restore windows; NULL = none shown */
     struct http_pool *data_http; /* object-store connections */
@@ -51,7 +53,8 @@ struct fs_ctx {
     uid_t uid;
     gid_t gid;
     mode_t umask;         /* cleared from every mode */
-    double attr_timeout;  /* seconds the kernel may trust attributes */
+    double attr_timeout;  /* seconds the kernel may trust entries and attributes
+                             (dir_ttl: inval tells it of changes sooner) */
     bool single_threaded; /* -s: no kernel notifications from inside a request */
 };
 

@@ -72,7 +72,8 @@ struct node {
     bool gone;    /* left its listing; kept so the inode comes back with it */
     bool readable;
     bool size_verified;
-    bool mark; /* scratch, during a merge */
+    bool mark;    /* scratch, during a merge */
+    bool changed; /* a merge changed what stat shows, or it left: the catalog reports it */
 };
 
 struct tree {
@@ -114,6 +115,18 @@ int tree_apply(struct tree *t, struct node *dir, struct spec *specs, size_t n, t
  * memory still to be freed. Take them under the lock, free them after
  * (tree_free_evicted needs no lock). */
 struct node *tree_take_evicted(struct tree *t);
+
+/* What a merge changed, for the kernel's caches. tree_chain_stats stores
+ * the stats of d and its ancestors (TREE_CHAIN_MAX at most) before the
+ * merge; tree_report_merge then calls fn with the path of every node whose
+ * stat the merge changed (flagged by it: a file's size, time or mode, an
+ * entry that left; d or an ancestor whose time or link count moved) and
+ * clears the flags. */
+#define TREE_CHAIN_MAX 8 /* root, region, cluster, batch: the tree is no deeper */
+typedef void (*tree_changed_fn)(void *ctx, const char *path);
+size_t tree_chain_stats(const struct node *d, struct cat_stat *st);
+void tree_report_merge(struct node *d, const struct cat_stat *before, size_t n_before,
+                       tree_changed_fn fn, void *ctx);
 void tree_free_evicted(struct node *list);
 
 /* getxattr/listxattr of n (catalog.h). */

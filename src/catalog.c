@@ -43,6 +43,8 @@ struct catalog {
     bool show_all;
     char **regions; /* NULL-terminated or NULL */
     int64_t mount_time;
+    void (*changed)(void *ctx, const char *path);
+    void *changed_ctx;
 
     pthread_mutex_t lock;
     /* Guarded by lock: */
@@ -250,9 +252,13 @@ static int refresh_done(struct catalog *c, struct node *d, int rc, struct spec *
 {
     time_t now = time(NULL);
     if (rc == 0) {
+        struct cat_stat before[TREE_CHAIN_MAX];
+        size_t n_before = tree_chain_stats(d, before);
         rc = tree_apply(&c->tree, d, s, n, now);
         d->dir->listed = true;
         d->dir->listed_at = now;
+        if (rc == 0 && c->changed)
+            tree_report_merge(d, before, n_before, c->changed, c->changed_ctx);
     }
     if (rc && d->dir->listed) {
         /* Stale beats failing: keep serving the old listing, retry soon. */
@@ -495,6 +501,8 @@ struct catalog *catalog_new(const struct catalog_opts *o)
     c->src = o->source;
     c->dir_ttl = o->dir_ttl;
     c->show_all = o->show_all;
+    c->changed = o->changed;
+    c->changed_ctx = o->changed_ctx;
     c->mount_time = time(NULL);
     breaker_init(&c->breaker, o->breaker_failures ? o->breaker_failures : CAT_BREAKER_FAILURES,
                  o->breaker_cooldown ? o->breaker_cooldown : CAT_BREAKER_COOLDOWN);

@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 
 #include "log.h"
+#include "inval.h"
 #include "stats.h"
 
 #define FS_BLKSIZE (1u << 20) /* st_blksize: makes cp/cat issue 1 MiB reads */
@@ -132,6 +133,17 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     conn->congestion_threshold = FS_MAX_BACKGROUND * 3 / 4;
     conn->max_readahead = 1u << 20;
     conn->want |= FUSE_CAP_ASYNC_READ;
+    /* The kernel caches a file's (absent) ACL rather than ask at every
+     * ls -l; permissions are the kernel's already (default_permissions). */
+    if (conn->capable & FUSE_CAP_POSIX_ACL)
+        conn->want |= FUSE_CAP_POSIX_ACL;
+    /* ls -l of a big directory: attributes come with the listing, no
+     * LOOKUP per entry, every time (not only when the kernel guesses so). */
+    conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+    if (c->inval && inval_start(c->inval, fuse_get_context()->fuse) != 0)
+        log_err("cannot start the cache invalidation thread: changed entries keep their "
+                "old attributes for up to %.0f s",
+                c->attr_timeout);
     c->readers = reader_pool_new(&c->reader_opts);
     if (!c->readers)
         log_err("cannot start the read workers; reads will fail");
@@ -141,6 +153,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void fs_destroy(void *data)
 {
     struct fs_ctx *c = data;
+    if (c->inval)
+        inval_stop(c->inval);
     /* Files still open when the loop ends (unmounted by a signal) never get
      * a release: close them so their readers stop before the workers do. */
     for (struct fs_file *f = c->files, *nx; f; f = nx) {
@@ -339,6 +353,10 @@ static int stats_xattr(char *value, size_t size)
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
     int rc;
+    /* ls -l asks every file for security.selinux and its ACL: answered
+     * here, before any lookup, as they are thousands in a big directory. */
+    if (strncmp(name, "user.umongofs.", 14) != 0)
+        return -ENODATA;
     if (strcmp(path, "/") == 0 && strcmp(name, FS_STATS_XATTR) == 0)
         rc = stats_xattr(value, size);
     else if (strcmp(name, RECOVERY_XATTR_EARLIEST) == 0 || strcmp(name, RECOVERY_XATTR_LATEST) == 0)

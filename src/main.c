@@ -29,6 +29,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "fs.h"
+#include "inval.h"
 #include "http.h"
 #include "log.h"
 #include "mountpoint.h"
@@ -267,6 +268,7 @@ struct app {
     uint64_t block, ahead, cache;
     struct api_client *api;
     struct catalog *cat;
+    struct inval *inval; /* what the catalog changed, for the kernel's caches */
     struct urls *urls;
     struct recovery *recovery;
     struct http_pool *data_http;
@@ -475,11 +477,14 @@ static int connect_api(struct app *a)
     a->api = api_new(&ao);
     startup_warn_unknown_regions(a->regions, region_answer);
     cJSON_Delete(region_answer);
+    a->inval = inval_new();
     struct catalog_opts co = {.source = {list_call, a->api},
                               .dir_ttl = o->dir_ttl,
                               .show_all = o->show_all,
-                              .regions = (const char *const *)a->regions};
-    a->cat = a->api ? catalog_new(&co) : NULL;
+                              .regions = (const char *const *)a->regions,
+                              .changed = inval_queue,
+                              .changed_ctx = a->inval};
+    a->cat = a->api && a->inval ? catalog_new(&co) : NULL;
     struct urls_opts uo = {.api = a->api, .ttl = o->url_ttl, .intranet = o->intranet};
     a->urls = a->api ? urls_new(&uo) : NULL;
     struct recovery_source rs = {recovery_call, a->api};
@@ -501,6 +506,7 @@ static int fill_fs_ctx(struct app *a)
     const struct options *o = &a->o;
     a->fsc = (struct fs_ctx){
         .catalog = a->cat,
+        .inval = a->inval,
         .urls = a->urls,
         .recovery = a->recovery,
         .data_http = a->data_http,
@@ -514,7 +520,9 @@ static int fill_fs_ctx(struct app *a)
         .uid = o->uid != UINT_MAX ? (uid_t)o->uid : getuid(),
         .gid = o->gid != UINT_MAX ? (gid_t)o->gid : getgid(),
         .umask = o->umask != UINT_MAX ? (mode_t)(o->umask & 0777) : 0,
-        .attr_timeout = 1.0,
+        /* Nothing in a listing changes before it is refreshed: the
+         * kernel may keep entries and attributes as long (fs.h). */
+        .attr_timeout = (double)o->dir_ttl,
         .single_threaded = a->cmd.singlethread != 0};
     pthread_mutex_init(&a->fsc.files_lock, NULL);
     a->fsc_ready = true;
@@ -607,6 +615,7 @@ static void app_free(struct app *a)
     urls_free(&a->urls);
     recovery_free(&a->recovery);
     catalog_free(&a->cat);
+    inval_free(&a->inval);
     api_free(&a->api);
     http_pool_free(&a->data_http);
     config_credentials_clear(&a->cred);

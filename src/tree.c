@@ -8,6 +8,7 @@
 #include "tree.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,75 @@ void tree_stat(const struct node *n, struct cat_stat *st)
     st->nlink = st->is_dir ? 2 + n->dir->n_subdirs : 1;
 }
 
+/* ---------- what a merge changed ---------- */
+
+/* The path of n ("/" for the root) into buf; false when it does not fit. */
+static bool node_path(const struct node *n, char *buf, size_t size)
+{
+    if (!n->parent)
+        return snprintf(buf, size, "/") < (int)size;
+    size_t end = size - 1;
+    buf[end] = '\0';
+    for (; n->parent; n = n->parent) {
+        size_t len = strlen(n->name);
+        if (len + 1 > end)
+            return false;
+        end -= len;
+        memcpy(buf + end, n->name, len);
+        buf[--end] = '/';
+    }
+    memmove(buf, buf + end, size - end);
+    return true;
+}
+
+static void report(const struct node *n, tree_changed_fn fn, void *ctx)
+{
+    char path[PATH_MAX];
+    if (node_path(n, path, sizeof(path)))
+        fn(ctx, path);
+}
+
+/* Reports and clears the changed children of d, and those of the
+ * directories the same listing fills (batches, oplog/, logs/). */
+static void report_children(struct node *d, tree_changed_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < d->dir->n_kids; i++) {
+        struct node *k = d->dir->kids[i];
+        if (k->changed)
+            report(k, fn, ctx);
+        k->changed = false;
+        if (k->dir && k->kind != CAT_REGION && k->kind != CAT_CLUSTER)
+            report_children(k, fn, ctx);
+    }
+    for (size_t i = 0; i < d->dir->n_gone; i++) {
+        struct node *k = d->dir->gone[i].node;
+        if (k->changed)
+            report(k, fn, ctx);
+        k->changed = false;
+    }
+}
+
+size_t tree_chain_stats(const struct node *d, struct cat_stat *st)
+{
+    size_t n = 0;
+    for (; d && n < TREE_CHAIN_MAX; d = d->parent)
+        tree_stat(d, &st[n++]);
+    return n;
+}
+
+void tree_report_merge(struct node *d, const struct cat_stat *before, size_t n_before,
+                       tree_changed_fn fn, void *ctx)
+{
+    report_children(d, fn, ctx);
+    struct cat_stat after[TREE_CHAIN_MAX];
+    size_t n = tree_chain_stats(d, after);
+    const struct node *a = d;
+    for (size_t i = 0; i < n && i < n_before; i++, a = a->parent) {
+        if (after[i].mtime != before[i].mtime || after[i].nlink != before[i].nlink)
+            report(a, fn, ctx);
+    }
+}
+
 /* ---------- merging a listing ---------- */
 
 /* A listed directory shows its newest child's time; after d's children
@@ -303,6 +373,11 @@ static struct node *key_index_take(struct key_index *x, enum cat_kind kind, cons
  * frees and mallocs per refresh of a big listing. */
 static void node_take_spec(struct node *n, struct spec *s)
 {
+    /* A node seen before (it has a name) whose stat changes is reported:
+     * the kernel may hold its old attributes. */
+    uint64_t size = n->size;
+    int64_t mtime = n->mtime;
+    bool readable = n->readable, seen = n->name != NULL;
     if (!n->name || strcmp(n->name, s->name) != 0) {
         free(n->name);
         n->name = s->name;
@@ -330,6 +405,8 @@ static void node_take_spec(struct node *n, struct spec *s)
     /* A directory that has been listed shows its newest child's time. */
     if (!(n->dir && n->dir->n_kids))
         n->mtime = s->mtime;
+    if (seen && (size != n->size || mtime != n->mtime || readable != n->readable))
+        n->changed = true;
 }
 
 static int apply_dir(struct tree *t, struct node *dir, struct spec *specs, size_t n, time_t now);
@@ -362,6 +439,7 @@ static void settle_gone(struct tree *t, struct dir *d, struct gone *g, time_t no
         if (k->mark)
             continue;
         k->gone = true;
+        k->changed = true;
         if (k->dir)
             k->dir->listed = false;
         g[m++] = (struct gone){k, now};

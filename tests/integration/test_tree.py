@@ -348,7 +348,7 @@ def _obj_mtime(info):
 def test_mtimes_file_endtime_dir_newest_child(emu, mount_factory):
     m = mount_factory(emu)
     walk(m.path)  # list everything once
-    time.sleep(1.2)  # let the kernel's attribute cache (1 s) expire
+    time.sleep(1.2)  # the first walk listed everything: the kernel was told what changed
     entries = walk(m.path)
     want = expected_objects(emu.world)
     for e in entries:
@@ -393,3 +393,46 @@ def test_inodes_stable_after_dir_ttl(emu, mount_factory):
     second = {e.rel: e.st.st_ino for e in walk(m.path, xattrs=False)}
     assert emu.stats()["api"].get("ListUMongoDBBackup", 0) > 0, "dir_ttl=1 did not re-list"
     assert second == first
+
+
+def _one_backup_world(listed_size, end_time):
+    z = "cn-bj2-02"
+    b = {"BackupId": "bk-k1", "BackupName": "k1.tar.gz", "ClusterId": "udb-k01", "Zone": z,
+         "State": "Success", "BackupSize": listed_size, "BackupType": "manual",
+         "StartTime": 1795000000, "EndTime": end_time, "content": {"random": 5000, "seed": 3}}
+    return {"clusters": [{"Region": "cn-bj2", "Zone": z, "ClusterId": "udb-k01", "Name": "k",
+                          "DBVersion": "MongoDB-4.2", "ClusterType": "ReplicaSet",
+                          "State": "Running", "CreateTime": 1795000000, "backups": [b]}]}
+
+
+def test_a_refresh_that_changes_attributes_reaches_the_kernel_at_once(emulator_factory,
+                                                                      mount_factory):
+    # The kernel keeps attributes as long as a listing is trusted (dir_ttl).
+    # When a refresh changes them (a size, a time), umongofs tells the kernel
+    # to forget the old ones: stat shows the new values right after the
+    # refresh, not a dir_ttl later (an old, smaller st_size would cut reads).
+    emu = emulator_factory(_one_backup_world(1000, 1795000100))
+    m = mount_factory(emu, "dir_ttl=4")
+    f = m.p("cn-bj2", "k", "k1.tar.gz")
+    d = m.p("cn-bj2", "k")
+    assert os.stat(f).st_size == 1000
+    assert os.stat(d).st_mtime == 1795000100
+    world = emu.world
+    world["clusters"][0]["backups"][0].update(BackupSize=5000, EndTime=1795000200)
+    emu.set_world(world)
+    time.sleep(4.2)  # the listing is stale; the kernel's attributes are not yet
+    emu.reset()
+    assert os.listdir(d) == ["k1.tar.gz"]  # served stale, refreshed behind
+    t0 = time.monotonic()
+
+    def fresh():
+        return os.stat(f).st_size == 5000 and os.stat(d).st_mtime == 1795000200
+
+    while not fresh() and time.monotonic() - t0 < 2:
+        time.sleep(0.05)
+    took = time.monotonic() - t0
+    print("new attributes visible %.2fs after the stale listing was served" % took)
+    assert emu.stats()["api"].get("ListUMongoDBBackup", 0) >= 1
+    assert fresh(), "stat still shows the old attributes %.1fs after the refresh" % took
+    with open(f, "rb") as fh:
+        assert len(fh.read()) == 5000
