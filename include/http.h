@@ -35,6 +35,9 @@ struct http_pool;
  * windows of timeout_s seconds from the first byte. */
 #define HTTP_MIN_RATE 4096
 
+/* Bytes curl reads from the socket at a time on the data path. */
+#define HTTP_RECV_BUFFER (512L << 10)
+
 struct http_opts {
     unsigned timeout_s;         /* a transfer making no progress for this long fails */
     unsigned connect_timeout_s; /* 0 = timeout_s */

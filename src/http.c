@@ -24,7 +24,9 @@
 #error "libcurl 7.32.0 or newer is needed (XFERINFOFUNCTION, protocol restriction)"
 #endif
 
-/* Lock order: pool->lock is a leaf; nothing else is taken while holding it. */
+/* Lock order: pool->lock is a leaf; nothing else is taken while holding it.
+ * The share locks are taken by curl inside a transfer (never with pool->lock
+ * held), each alone: leaves too. */
 struct http_pool {
     pthread_mutex_t lock; /* guards idle, n_idle, n_total */
     pthread_cond_t cond;  /* a handle came back (CLOCK_MONOTONIC) */
@@ -38,7 +40,47 @@ struct http_pool {
     char *cafile;
     int verbose;
     int follow_redirects;
+    /* TLS sessions and DNS answers shared by every handle, so a new
+     * connection resumes a session instead of a full handshake. */
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST]; /* one per kind of data */
 };
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    (void)h;
+    (void)access;
+    struct http_pool *p = ud;
+    pthread_mutex_lock(&p->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    (void)h;
+    struct http_pool *p = ud;
+    pthread_mutex_unlock(&p->share_locks[data]);
+}
+
+/* NULL when curl cannot share (each handle then keeps its own sessions). */
+static CURLSH *share_new(struct http_pool *p)
+{
+    CURLSH *sh = curl_share_init();
+    if (!sh)
+        return NULL;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&p->share_locks[i], NULL);
+    if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_USERDATA, p) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        curl_share_cleanup(sh);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_destroy(&p->share_locks[i]);
+        return NULL;
+    }
+    return sh;
+}
 
 static __thread char t_last_error[CURL_ERROR_SIZE];
 
@@ -79,6 +121,7 @@ struct http_pool *http_pool_new(const struct http_opts *opts)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, &ca);
     pthread_condattr_destroy(&ca);
+    p->share = share_new(p);
     return p;
 }
 
@@ -89,6 +132,11 @@ void http_pool_free(struct http_pool **pp)
         return;
     for (unsigned i = 0; i < p->n_idle; i++)
         curl_easy_cleanup(p->idle[i]);
+    if (p->share) {
+        curl_share_cleanup(p->share);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_destroy(&p->share_locks[i]);
+    }
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     free(p->idle);
@@ -224,6 +272,8 @@ static int setup_common(struct http_pool *p, CURL *h, const char *url, struct gu
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, g);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (p->share)
+        curl_easy_setopt(h, CURLOPT_SHARE, p->share);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)p->connect_timeout_s);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -393,6 +443,8 @@ int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t le
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, range_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
+    /* Bigger reads from the socket: fewer calls and callbacks per block. */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER);
 
     CURLcode cc = retry_aborted() ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(h);
     if (c.verdict == 0) {
