@@ -26,7 +26,6 @@
  * request this size, not a whole block. */
 #define READ_MIN_REQ (64u << 10)
 
-
 /* A failed block repeats its error to one new request within this time
  * instead of being fetched again: the kernel retries a failed page read at
  * once, and running the whole retry schedule twice would double the time to
@@ -490,10 +489,10 @@ static void copy_out(struct reader_pool *p, struct slot *s, char *dst, size_t fr
 }
 
 /* A read of size bytes at off going forward (within a block of where the
- * last read ended) extends the sequential run; a jump elsewhere ends it. Prefetching starts once the run
- * is a whole block long (reading the first MiB, as file(1) does, is a sniff,
- * not a copy) and doubles its distance with every block read, up to
- * max_ahead. Lock held. */
+ * last read ended) extends the sequential run; a jump elsewhere ends it.
+ * Prefetching starts once the run is a whole block long (reading the first
+ * MiB, as file(1) does, is a sniff, not a copy) and doubles its distance
+ * with every block read, up to max_ahead. Lock held. */
 static void track_sequence(struct reader *r, uint64_t off, size_t size)
 {
     struct reader_pool *p = r->pool;

@@ -778,8 +778,8 @@ static void expect_request(struct fake *f, unsigned n, uint64_t off, size_t len)
     size_t l = f->lens[n];
     pthread_mutex_unlock(&f->lock);
     if (o != off || l != len)
-        fail_msg("request %u was [%llu, +%zu), expected [%llu, +%zu)", n, (unsigned long long)o,
-                 l, (unsigned long long)off, len);
+        fail_msg("request %u was [%llu, +%zu), expected [%llu, +%zu)", n, (unsigned long long)o, l,
+                 (unsigned long long)off, len);
 }
 
 /* An open's probe costs 64 KiB; reading on from the start grows the window
@@ -823,14 +823,14 @@ static void test_random_reads_fetch_a_window_each(void **state)
     struct fake *f = fake_new(4 * MiB);
     struct reader_pool *p = pool_new_bs(f, 8, 0, 4, 2 * MiB);
     struct reader *r = open_reader(p, 4 * MiB);
-    static const uint64_t offs[] = {1900 * KiB, 100 * KiB, 3 * MiB + 5, 40 * KiB, 2500 * KiB,
-                                    1 * MiB};
+    static const uint64_t offs[] = {1900 * KiB, 100 * KiB,  3 * MiB + 5,
+                                    40 * KiB,   2500 * KiB, 1 * MiB};
     for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
         expect_bytes(r, f, offs[i], 4 * KiB);
     assert_int_equal(calls(f), 6);
     expect_request(f, 0, 1856 * KiB, 64 * KiB);
-    expect_request(f, 1, 64 * KiB, 64 * KiB);   /* far below: a new window */
-    expect_request(f, 3, 0, 64 * KiB);          /* just below [64K, 128K): grown down */
+    expect_request(f, 1, 64 * KiB, 64 * KiB); /* far below: a new window */
+    expect_request(f, 3, 0, 64 * KiB);        /* just below [64K, 128K): grown down */
     expect_request(f, 5, 1 * MiB, 64 * KiB);
     /* A block keeps one window, the last: still served without the store. */
     expect_bytes(r, f, 1 * MiB, 64 * KiB);

@@ -169,11 +169,8 @@ static struct fixture *setup_with(unsigned ttl, bool intranet)
 {
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", api.port);
-    struct api_opts ao = {.url = url,
-                          .public_key = "pub",
-                          .private_key = "secret",
-                          .timeout_s = 3,
-                          .retries = 0};
+    struct api_opts ao = {
+        .url = url, .public_key = "pub", .private_key = "secret", .timeout_s = 3, .retries = 0};
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->api = api_new(&ao);
