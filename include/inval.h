@@ -8,6 +8,11 @@
  * (fuse_invalidate_path), outside every request and lock, so that no
  * invalidation waits for a page a request of ours holds.
  *
+ * Each path waits INVAL_DELAY_MS first: an invalidation the kernel gets
+ * while the request that caused the refresh is still being answered (a
+ * READDIRPLUS with every entry's attributes) makes it distrust that whole
+ * answer and look every entry up again.
+ *
  * Queueing is cheap and never blocks; at most INVAL_QUEUE_MAX paths wait
  * (more are dropped: those entries then show their old attributes until
  * attr_timeout). Paths queued before inval_start are kept for it.
@@ -21,6 +26,7 @@
 #include <stddef.h>
 
 #define INVAL_QUEUE_MAX 65536
+#define INVAL_DELAY_MS  100
 
 struct fuse;
 struct inval;

@@ -305,7 +305,9 @@ static int call_once(struct api_client *c, const char *body, cJSON **out, struct
 static void log_failure(const char *action, int rc, bool final, bool caller_reports,
                         const struct api_error *e)
 {
-    if (!final)
+    if (retry_aborted())
+        log_debug("%s: %s (shutting down)", action, e->message);
+    else if (!final)
         log_info("%s: %s, will retry", action, e->message);
     else if (rc == -EACCES)
         log_err("%s: permission denied: %s", action, e->message);
@@ -340,7 +342,9 @@ int api_call(struct api_client *c, const char *action, const struct api_param *p
         stats_inc(STATS_RETRIES);
         retry_sleep(attempt);
     }
-    if (rc == -EAGAIN) {
+    if (rc && retry_aborted()) {
+        rc = -ECANCELED; /* shutting down: nothing to report */
+    } else if (rc == -EAGAIN) {
         log_err("%s: giving up after %u attempts: %s", action, max + 1, e->message);
         rc = -EIO;
     }

@@ -133,10 +133,6 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     conn->congestion_threshold = FS_MAX_BACKGROUND * 3 / 4;
     conn->max_readahead = 1u << 20;
     conn->want |= FUSE_CAP_ASYNC_READ;
-    /* The kernel caches a file's (absent) ACL rather than ask at every
-     * ls -l; permissions are the kernel's already (default_permissions). */
-    if (conn->capable & FUSE_CAP_POSIX_ACL)
-        conn->want |= FUSE_CAP_POSIX_ACL;
     /* ls -l of a big directory: attributes come with the listing, no
      * LOOKUP per entry, every time (not only when the kernel guesses so). */
     conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
@@ -177,26 +173,39 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
     return 0;
 }
 
+/* Entries are handed over with offsets (".", "..", then the listing's in
+ * order: entry k says k + 1), so libfuse answers READDIRPLUS with each
+ * entry's attributes and node (in libfuse 3.14 only this mode does): ls -l
+ * then makes no LOOKUP per entry. A call resumes after offset off. */
 struct fill_ctx {
     void *buf;
     fuse_fill_dir_t filler;
     enum fuse_fill_dir_flags flags;
+    off_t skip; /* entries before this one were answered already */
+    off_t k;    /* the next entry's index */
 };
+
+static int fill_entry(struct fill_ctx *f, const char *name, const struct stat *st)
+{
+    off_t k = f->k++;
+    if (k < f->skip)
+        return 0;
+    return f->filler(f->buf, name, st, k + 1, st ? f->flags : 0);
+}
 
 static int fill_one(void *p, const char *name, const struct cat_stat *cs)
 {
-    struct fill_ctx *f = p;
     struct stat st;
     fill_stat(cs, &st);
-    return f->filler(f->buf, name, &st, 0, f->flags);
+    return fill_entry(p, name, &st);
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-    struct fill_ctx f = {buf, filler, (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0};
-    filler(buf, ".", NULL, 0, 0);
-    filler(buf, "..", NULL, 0, 0);
+    struct fill_ctx f = {buf, filler, (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0, off, 0};
+    if (fill_entry(&f, ".", NULL) || fill_entry(&f, "..", NULL))
+        return 0;
     return -fs_errno(catalog_readdir(ctx()->catalog, path, fill_one, &f));
 }
 
@@ -354,7 +363,13 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 {
     int rc;
     /* ls -l asks every file for security.selinux and its ACL: answered
-     * here, before any lookup, as they are thousands in a big directory. */
+     * here, before any lookup, as they are thousands in a big directory.
+     * Neither labels nor ACLs are supported: saying so (rather than "none
+     * on this file") makes ls stop asking for the rest of the mount. (ACLs
+     * are not negotiated with the kernel, so its permission checks never
+     * ask for one.) */
+    if (strncmp(name, "security.", 9) == 0 || strncmp(name, "system.", 7) == 0)
+        return -EOPNOTSUPP;
     if (strncmp(name, "user.umongofs.", 14) != 0)
         return -ENODATA;
     if (strcmp(path, "/") == 0 && strcmp(name, FS_STATS_XATTR) == 0)

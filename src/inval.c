@@ -6,13 +6,17 @@
 #include <fuse.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "log.h"
+#include "retry.h"
 
 struct item {
     struct item *next;
+    uint64_t due_ms; /* retry_now_ms() time to tell the kernel */
     char path[];
 };
 
@@ -55,6 +59,7 @@ void inval_queue(void *ctx, const char *path)
     } else {
         memcpy(it->path, path, len + 1);
         it->next = NULL;
+        it->due_ms = retry_now_ms() + INVAL_DELAY_MS;
         if (q->tail)
             q->tail->next = it;
         else
@@ -75,6 +80,14 @@ static void *run(void *arg)
             pthread_cond_wait(&q->cond, &q->lock);
         if (q->stop)
             break;
+        uint64_t now = retry_now_ms();
+        if (now < q->head->due_ms) {
+            uint64_t ms = q->head->due_ms - now;
+            pthread_mutex_unlock(&q->lock);
+            nanosleep(&(struct timespec){0, (long)ms * 1000000L}, NULL);
+            pthread_mutex_lock(&q->lock);
+            continue;
+        }
         struct item *it = q->head;
         q->head = it->next;
         if (!q->head)

@@ -246,3 +246,33 @@ def test_reads_jumping_in_and_out_of_windows_are_byte_exact(emulator_factory, mo
         finally:
             os.close(fd)
         time.sleep(1.1)
+
+
+def test_ls_l_of_a_big_directory_costs_no_request_per_entry(emulator_factory, mount_factory):
+    # ls -l: the listing carries every entry's attributes (READDIRPLUS with
+    # nodes), and extended attributes ls asks for (security labels, ACLs)
+    # are refused as unsupported, so ls stops asking after the first file.
+    n = 2000
+    z = "cn-bj2-02"
+    backups = [{"BackupId": "bk-ls-%05d" % i, "BackupName": "ls-%05d.tar.gz" % i,
+                "ClusterId": "udb-ls01", "Zone": z, "State": "Success", "BackupSize": 100,
+                "BackupType": "auto", "StartTime": 1795000000 + i, "EndTime": 1795000100 + i}
+               for i in range(n)]
+    world = {"clusters": [{"Region": "cn-bj2", "Zone": z, "ClusterId": "udb-ls01",
+                           "Name": "ls", "DBVersion": "MongoDB-4.2",
+                           "ClusterType": "ReplicaSet", "State": "Running",
+                           "CreateTime": 1795000000, "backups": backups}]}
+    emu = emulator_factory(world)
+    m = mount_factory(emu, "-d")
+    d = m.p("cn-bj2", "ls")
+    os.listdir(m.p("cn-bj2"))
+    for what in ("cold", "warm"):
+        before = m.stderr()
+        out = subprocess.run(["ls", "-l", d], stdout=subprocess.PIPE, check=True).stdout
+        assert len(out.splitlines()) == n + 1
+        trace = m.stderr()[len(before):]
+        ops = {op: trace.count("opcode: %s " % op) for op in ("LOOKUP", "GETATTR", "GETXATTR",
+                                                                "READDIRPLUS", "READDIR")}
+        print("%s ls -l of %d entries: %r" % (what, n, ops))
+        assert ops["READDIRPLUS"] >= 1, ops
+        assert ops["LOOKUP"] + ops["GETATTR"] + ops["GETXATTR"] <= 10, (what, ops)
