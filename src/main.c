@@ -12,6 +12,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,9 +155,10 @@ static void usage(const char *prog)
            "    -o retries=N           retries of a request that delivered nothing before an\n"
            "                           error (default: the profile's max_retry_times, else 5)\n"
            "    -o cafile=FILE         CA bundle for TLS (default: system store)\n"
-           "    -o max_conns=N         parallel downloads from the object store (default 8)\n"
-           "    -o block_size=SIZE     bytes per download request, e.g. 2M (default 2M, min 1M)\n"
-           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 16M,\n"
+           "    -o max_conns=N         parallel downloads from the object store (default 16)\n"
+           "    -o block_size=SIZE     largest download request, e.g. 8M (default 4M, min 1M);\n"
+           "                           reads that do not go forward ask for 64K and up\n"
+           "    -o readahead=SIZE      how far ahead sequential reads are fetched (default 64M,\n"
            "                           at most 1G)\n"
            "    -o cache_size=SIZE     memory for downloaded blocks, all files together, reads\n"
            "                           included (default 256M, at most 16G)\n"
@@ -292,6 +294,17 @@ static int oom(void)
  * memory (/proc/PID/mem), where the private key lives. SIGUSR1 (stats) is
  * blocked here, before any thread exists, so only the thread waiting for
  * it ever receives it. */
+/* Every read gets a reply buffer of up to 1 MiB from libfuse, each FUSE
+ * worker's malloc arena keeps what it freed, and there are up to 128
+ * workers: two arenas bound that to a few MiB (block memory is mmap'd and
+ * counted in cache_size apart). */
+static int limit_arenas(struct app *a)
+{
+    (void)a;
+    mallopt(M_ARENA_MAX, 2);
+    return 0;
+}
+
 static int protect_process(struct app *a)
 {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
@@ -347,8 +360,8 @@ static int parse_command_line(struct app *a)
 static int check_values(struct app *a)
 {
     const struct options *o = &a->o;
-    a->block = 2u << 20;
-    a->ahead = 16u << 20;
+    a->block = 4u << 20;
+    a->ahead = 64u << 20;
     a->cache = 256u << 20;
     if ((o->block_size && opts_parse_size(o->block_size, 64u << 20, &a->block) != 0) ||
         (o->readahead && opts_parse_size(o->readahead, 1u << 30, &a->ahead) != 0) ||
@@ -632,16 +645,16 @@ static void app_free(struct app *a)
 int main(int argc, char *argv[])
 {
     static int (*const steps[])(struct app *) = {
-        protect_process,  parse_command_line, check_values, setup_logging,
-        check_mountpoint, load_keys,          connect_api,  fill_fs_ctx,
-        mount_fs,         go_background,      run_loop,
+        limit_arenas,  protect_process,  parse_command_line, check_values,
+        setup_logging, check_mountpoint, load_keys,          connect_api,
+        fill_fs_ctx,   mount_fs,         go_background,      run_loop,
     };
     struct app a = {.args = FUSE_ARGS_INIT(argc, argv),
                     .o = {.url_ttl = 3600,
                           .dir_ttl = 60,
                           .timeout = UINT_MAX,
                           .retries = UINT_MAX,
-                          .max_conns = 8,
+                          .max_conns = 16,
                           .max_threads = UINT_MAX,
                           .uid = UINT_MAX,
                           .gid = UINT_MAX,
