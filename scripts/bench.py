@@ -1,191 +1,945 @@
 #!/usr/bin/python3
-"""The read-path benchmark (README, "Performance"): umongofs against curl on the same
-URL of the same emulator, in one run, so ratios hold on a shared machine.
+"""The read-path benchmark (README, "Performance"): umongofs against
+curl on the same URL of the same emulator, in one run, so ratios hold on a
+shared machine; and, where installed, rclone mount and httpdirfs on the same
+bytes served by a plain static HTTP server (nginx, else python's http.server).
 
-    scripts/bench.sh [--size 1G] [--runs 3] [--out bench-results]
+    scripts/bench.sh [--quick] [--size 1G] [--runs 3] [--out bench-results]
 
-Cases: sequential reads on loopback and under an object-store profile (each
-connection capped, latency before the first byte), time to first byte, and
-listing a cluster of 5,000 backups. Prints a table (also written to
-OUT/results.md and OUT/results.json). Only 127.0.0.1 is used.
+Rows (each with its target and PASS/FAIL): sequential read on loopback
+over HTTP and HTTPS (MB/s, daemon CPU seconds per GiB), the object-store
+profile (50 MB/s per connection, 30 ms before the first byte), time to first
+byte of a cold file, random 4 KiB reads with fio at 1 and 8 jobs, a type
+sniff of 20 extension-less files with gio, a re-read of an unchanged file,
+ls -l of 5,000 backups cold and warm, peak RSS with 16 files read at once,
+rclone mount and httpdirfs. Prints a markdown table and writes
+OUT/results.md, OUT/results.json and OUT/chart.png (gnuplot, else
+matplotlib). Only 127.0.0.1 is used; every process started here is stopped
+by its PID and every mount made here is unmounted.
 """
 
 import argparse
+import contextlib
+import datetime
+import gzip
 import json
 import os
+import platform
+import random
+import re
 import resource
+import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "emulator"))
-from emu_client import Emulator  # noqa: E402
+from emu_client import Emulator, make_tls_cert  # noqa: E402
+import make_world  # noqa: E402
 from make_world import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY  # noqa: E402
 
-BIN = os.environ.get("UMONGOFS_BIN", os.path.join(REPO, "build", "umongofs"))
 BIG = ("udb-bench01", "bk-bench-big")
+BIG_PATH = ("cn-bj2", "bench", "bench-big.bin")
+SNIFF_FILES = 20
+MULTI_FILES = 16
+MiB = 1 << 20
+GiB = 1 << 30
+
+# Row ids, in table order (tests/integration/test_bench.py checks them all).
+ROW_IDS = ("seq_http", "seq_https", "profile", "ttfb", "rand1", "rand8", "sniff", "reread",
+           "ls_cold", "ls_warm", "rss16", "rclone", "httpdirfs")
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, **kw)
+def log(msg):
+    sys.stderr.write("bench %s: %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
 
 
-class Mount:
-    def __init__(self, emu, mnt, opts=()):
-        self.mnt = mnt
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DEZAI_")}
-        env.update(DEZAI_PUBLIC_KEY=DEMO_PUBLIC_KEY, DEZAI_PRIVATE_KEY=DEMO_PRIVATE_KEY)
-        o = ",".join(["api_url=" + emu.api_url] + list(opts))
-        self.err = open(os.path.join(os.path.dirname(mnt), "umongofs.log"), "ab")
-        self.proc = subprocess.Popen([BIN, "-f", "-o", o, mnt], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=self.err)
-        for _ in range(200):
-            if os.path.ismount(mnt):
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError("umongofs exited %s" % self.proc.returncode)
+def run(cmd, timeout=600, **kw):
+    return subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def cpu_seconds(pid):
+    """utime + stime of a live process (/proc/PID/stat), seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def vm_hwm_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f if len(line.split()) > 4)
+
+
+def stop_pid(proc, timeout=20):
+    """Wait for a process we started; SIGTERM then SIGKILL it by its PID."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.wait(timeout)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+class FuseProc:
+    """One FUSE daemon in the foreground (umongofs, rclone, httpdirfs) on its own
+    mountpoint: start() waits for the mount, close() unmounts it and stops the
+    daemon by its PID."""
+
+    def __init__(self, name, argv, mnt, logpath, env=None):
+        self.name, self.argv, self.mnt, self.env = name, argv, mnt, env
+        self.logpath = logpath
+        self.proc = None
+
+    def start(self, timeout=30):
+        os.makedirs(self.mnt, exist_ok=True)
+        with open(self.logpath, "ab") as err:
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        while not mounted(self.mnt):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                with open(self.logpath, errors="replace") as f:
+                    tail = f.read()[-600:]
+                raise RuntimeError("%s did not mount (exit %s): %s"
+                                   % (self.name, self.proc.returncode, tail))
             time.sleep(0.05)
-        raise RuntimeError("mount did not come up")
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def cpu(self):
+        return cpu_seconds(self.proc.pid)
 
     def peak_rss_kib(self):
-        try:
-            with open("/proc/%d/status" % self.proc.pid) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
+        return vm_hwm_kib(self.proc.pid)
+
+    def p(self, *parts):
+        return os.path.join(self.mnt, *parts)
 
     def close(self):
-        subprocess.run(["fusermount3", "-u", self.mnt], check=False)
+        if mounted(self.mnt):
+            for _ in range(50):
+                r = subprocess.run(["fusermount3", "-u", self.mnt], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                if r.returncode == 0 or not mounted(self.mnt):
+                    break
+                time.sleep(0.1)
+            else:
+                subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
+        stop_pid(self.proc)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Bench:
+    def __init__(self, a, work):
+        self.a = a
+        self.work = work
+        self.n = 0
+        self.rows = {}
+        self.emu = None
+        self.static_url = None
+        self.static_kind = None
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def mnt(self, name):
+        self.n += 1
+        return os.path.join(self.work, "mnt-%s-%d" % (name, self.n))
+
+    def umongofs(self, https=False, opts=()):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEZAI_")}
+        env.update(DEZAI_PUBLIC_KEY=DEMO_PUBLIC_KEY, DEZAI_PRIVATE_KEY=DEMO_PRIVATE_KEY,
+                   HOME=os.path.join(self.work, "home"))
+        o = ["api_url=" + (self.emu.https_api_url if https else self.emu.api_url)]
+        if https:
+            o.append("cafile=" + self.emu.cafile)
+        mnt = self.mnt("umongofs")
+        argv = [self.a.bin, "-f", "-o", ",".join(o + list(opts)), mnt]
+        return FuseProc("umongofs", argv, mnt, os.path.join(self.work, "umongofs.log"), env)
+
+    def curl(self, url, https=False, rng=None, extra=()):
+        """One curl -o /dev/null: {size, total, ttfb, cpu} (seconds, curl's own timers)."""
+        cmd = ["curl", "-sS", "--fail", "-o", "/dev/null", "-w",
+               "%{size_download} %{time_total} %{time_starttransfer}"]
+        if https:
+            cmd += ["--cacert", self.emu.cafile]
+        if rng:
+            cmd += ["-r", rng]
+        c0 = children_cpu()
+        out = run(cmd + list(extra) + [url]).stdout.split()
+        return {"size": int(out[0]), "total": float(out[1]), "ttfb": float(out[2]),
+                "cpu": children_cpu() - c0}
+
+    @staticmethod
+    def read_all(path, deadline_s=None, bufsize=MiB):
+        """Read a file start to end in 1 MiB reads: (bytes, seconds)."""
+        buf = bytearray(bufsize)
+        got = 0
+        t0 = time.monotonic()
+        with open(path, "rb", buffering=0) as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                got += n
+                if deadline_s and time.monotonic() - t0 > deadline_s:
+                    break
+        return got, time.monotonic() - t0
+
+    def add(self, rid, case, fs="", ref="", ratio_text="", cpu="", target="", result="info",
+            notes="", **values):
+        self.rows[rid] = {"id": rid, "case": case, "umongofs": fs, "reference": ref,
+                          "ratio": ratio_text, "cpu": cpu, "target": target, "result": result,
+                          "notes": notes, "values": values}
+        log("%s: %s | %s | %s | %s | %s" % (rid, fs, ref, ratio_text, target, result))
+
+    def skip(self, rid, case, target, why):
+        self.add(rid, case, target=target, result="skipped", notes=why)
+
+    @staticmethod
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+
+    # -- world ---------------------------------------------------------------------------
+
+    def build_world(self):
+        a = self.a
+        wdir = os.path.join(self.work, "w")
+        data = os.path.join(wdir, "data")
+        os.makedirs(data)
+        spec = make_world.bench_spec(a.size, 5000)
+        z = "cn-bj2-02"
+        # 20 extension-less gzip files (what a file manager must sniff), one file.
+        raw = os.path.join(data, "sniff.raw")
+        make_world.write_random_file(raw, 8 * MiB, 11)
+        sniff = os.path.join(data, "sniff.gz")
+        with open(raw, "rb") as f, gzip.open(sniff, "wb", compresslevel=1) as g:
+            g.write(f.read())
+        os.unlink(raw)
+        c = make_world._cluster("udb-sniff01", "sniff", z)
+        for i in range(SNIFF_FILES):
+            b = make_world._backup("udb-sniff01", z, "bk-sniff-%02d" % i, "sniff-%02d" % i,
+                                   make_world._t(2) + i * 600)
+            b.update(file=sniff, BackupSize=os.path.getsize(sniff), DiskSize=0)
+            c["backups"].append(b)
+        spec["clusters"].append(c)
+        # 16 objects read at once (one file on disk, 16 URLs).
+        c = make_world._cluster("udb-multi01", "multi", z)
+        for i in range(MULTI_FILES):
+            c["backups"].append(make_world._backup(
+                "udb-multi01", z, "bk-multi-%02d" % i, "multi-%02d.bin" % i,
+                make_world._t(3) + i * 600, content={"random": a.multi_size, "seed": 5}))
+        spec["clusters"].append(c)
+        return make_world.build_world(wdir, spec)
+
+    # -- static server for the peers -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def static_server(self, root):
+        port = free_port()
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx",
+                                                                         os.X_OK) else None)
+        proc = None
         try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.err.close()
+            if nginx:
+                d = os.path.join(self.work, "nginx")
+                os.makedirs(os.path.join(d, "tmp"))
+                conf = os.path.join(d, "nginx.conf")
+                tmp = os.path.join(d, "tmp")
+                with open(conf, "w") as f:
+                    f.write("""worker_processes 2;
+daemon off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 512; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  default_type application/octet-stream;
+  client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s; fastcgi_temp_path %(tmp)s;
+  uwsgi_temp_path %(tmp)s; scgi_temp_path %(tmp)s;
+  server { listen 127.0.0.1:%(port)d; root %(root)s; autoindex on; }
+}
+""" % {"d": d, "tmp": tmp, "port": port, "root": root})
+                proc = subprocess.Popen([nginx, "-e", os.path.join(d, "error.log"), "-p", d,
+                                         "-c", conf], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                self.static_kind = "nginx"
+            else:
+                proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind",
+                                         "127.0.0.1", "--directory", root, str(port)],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                self.static_kind = "python http.server (no ranges)"
+            if not wait_port(port, proc):
+                raise RuntimeError("static server did not start")
+            yield "http://127.0.0.1:%d" % port
+        finally:
+            if proc is not None and proc.poll() is None:
+                # nginx: the master ends its workers on SIGQUIT/SIGTERM.
+                proc.send_signal(signal.SIGTERM)
+            stop_pid(proc, 10)
+
+    # -- cases ---------------------------------------------------------------------------
+
+    def seq_umongofs(self, https=False, opts=()):
+        """Fresh mount, read the big object: MB/s, daemon CPU s/GiB, peak RSS KiB."""
+        with self.umongofs(https, opts) as m:
+            path = m.p(*BIG_PATH)
+            size = os.path.getsize(path)
+            c0, e0 = m.cpu(), cpu_seconds(self.emu.pid)
+            got, took = self.read_all(path)
+            cpu, ecpu = m.cpu() - c0, cpu_seconds(self.emu.pid) - e0
+            if got != size:
+                raise RuntimeError("short read: %d of %d" % (got, size))
+            return {"mbps": got / took / 1e6, "cpu_gib": cpu / (got / GiB),
+                    "emu_cpu_gib": ecpu / (got / GiB), "rss_kib": m.peak_rss_kib()}
+
+    def seq_curl(self, https=False):
+        url = self.emu.download_url(*BIG, https=https)
+        e0 = cpu_seconds(self.emu.pid)
+        r = self.curl(url, https)
+        gib = r["size"] / GiB
+        return {"mbps": r["size"] / r["total"] / 1e6, "cpu_gib": r["cpu"] / gib,
+                "emu_cpu_gib": (cpu_seconds(self.emu.pid) - e0) / gib}
+
+    def median_runs(self, fn, *args, runs=None):
+        vals = [fn(*args) for _ in range(runs or self.a.runs)]
+        return {k: statistics.median(v[k] for v in vals) for k in vals[0]}, vals
+
+    def case_sequential(self):
+        for https, rid in ((False, "seq_http"), (True, "seq_https")):
+            name = "HTTPS" if https else "HTTP"
+            log("sequential %s, %d run(s) of %s" % (name, self.a.runs, self.a.size_text))
+            u, _ = self.median_runs(self.seq_umongofs, https)
+            c, _ = self.median_runs(self.seq_curl, https)
+            ratio = u["mbps"] / c["mbps"]
+            self.add(rid, "sequential %s read, loopback, %s" % (name, self.a.size_text),
+                     "%.0f MB/s" % u["mbps"], "curl %.0f MB/s" % c["mbps"], "%.2f" % ratio,
+                     "%.2f (curl %.2f)" % (u["cpu_gib"], c["cpu_gib"]), "≥ 0.8 × curl",
+                     self.verdict(ratio >= 0.8),
+                     "median of %d; CPU s/GiB umongofs/curl %.1f; emulator CPU s/GiB "
+                     "%.2f (umongofs) %.2f (curl)" % (self.a.runs, u["cpu_gib"] / c["cpu_gib"],
+                                                      u["emu_cpu_gib"], c["emu_cpu_gib"]),
+                     umongofs_mbps=u["mbps"], curl_mbps=c["mbps"], ratio=ratio,
+                     cpu_s_per_gib=u["cpu_gib"], curl_cpu_s_per_gib=c["cpu_gib"],
+                     peak_rss_kib=u["rss_kib"], score=ratio / 0.8)
+
+    def case_profile(self):
+        log("object-store profile")
+        self.emu.config(store_bandwidth=50_000_000, store_latency_ms=30)
+        try:
+            u, _ = self.median_runs(self.seq_umongofs)
+            c, _ = self.median_runs(self.seq_curl)
+        finally:
+            self.emu.config(store_bandwidth=0, store_latency_ms=0)
+        ratio = u["mbps"] / c["mbps"]
+        self.add("profile", "object store: 50 MB/s per connection, 30 ms first byte, "
+                 "default options", "%.0f MB/s" % u["mbps"], "one curl %.0f MB/s" % c["mbps"],
+                 "%.2f" % ratio, "%.2f" % u["cpu_gib"], "≥ 6 × one curl",
+                 self.verdict(ratio >= 6), "median of %d" % self.a.runs,
+                 umongofs_mbps=u["mbps"], curl_mbps=c["mbps"], ratio=ratio,
+                 cpu_s_per_gib=u["cpu_gib"], score=ratio / 6)
+
+    def case_ttfb(self):
+        log("time to first byte")
+        us, cs = [], []
+        for _ in range(self.a.samples_ttfb):
+            with self.umongofs() as m:
+                path = m.p(*BIG_PATH)
+                os.listdir(os.path.dirname(path))  # the listing is not the first byte
+                t0 = time.monotonic()
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    if len(os.pread(fd, 4096, 0)) != 4096:
+                        raise RuntimeError("short first read")
+                    us.append(time.monotonic() - t0)
+                finally:
+                    os.close(fd)
+        for _ in range(self.a.samples_ttfb):
+            t0 = time.monotonic()
+            url = self.emu.download_url(*BIG)
+            describe = time.monotonic() - t0
+            cs.append(describe + self.curl(url, rng="0-65535")["total"])
+        u, c = statistics.median(us) * 1e3, statistics.median(cs) * 1e3
+        ratio = u / c
+        self.add("ttfb", "time to first byte, cold file (open + read 4 KiB)", "%.1f ms" % u,
+                 "%.1f ms (DescribeURL + curl 64 KiB range)" % c, "%.2f" % ratio, "",
+                 "≤ 1.5 × reference", self.verdict(ratio <= 1.5),
+                 "median of %d fresh mounts" % len(us), umongofs_ms=u, reference_ms=c,
+                 ratio=ratio, score=1.5 / ratio)
+
+    def curl_range_p50(self, n):
+        """p50 (and p99) of single 4 KiB curl range requests on one warm connection."""
+        url = self.emu.download_url(*BIG)
+        size = self.a.size
+        rnd = random.Random(1)
+        cmd = ["curl"]
+        for i in range(n):
+            off = rnd.randrange(0, size // 4096) * 4096
+            if i:
+                cmd.append("--next")
+            cmd += ["-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}\\n",
+                    "-r", "%d-%d" % (off, off + 4095), url]
+        times = sorted(float(x) for x in run(cmd).stdout.split())
+        return times[len(times) // 2] * 1e3, times[min(len(times) - 1, int(len(times) * 0.99))] * 1e3
+
+    def case_random(self):
+        if not shutil.which("fio"):
+            for rid, j in (("rand1", 1), ("rand8", 8)):
+                self.skip(rid, "random 4 KiB reads, fio, %d job%s" % (j, "s" if j > 1 else ""),
+                          "p50 ≤ 2 × curl" if j == 1 else "—", "fio not installed")
+            return
+        c50, c99 = self.curl_range_p50(self.a.samples_range)
+        for rid, jobs in (("rand1", 1), ("rand8", 8)):
+            log("fio randread %d job(s), %d s" % (jobs, self.a.fio_runtime))
+            with self.umongofs() as m:  # a fresh mount: nothing cached
+                path = m.p(*BIG_PATH)
+                out = run(["fio", "--name=rand", "--filename=" + path, "--readonly",
+                           "--rw=randread", "--bs=4k", "--ioengine=psync", "--direct=0",
+                           "--numjobs=%d" % jobs, "--group_reporting", "--time_based",
+                           "--runtime=%d" % self.a.fio_runtime, "--size=%d" % self.a.size,
+                           "--output-format=json"], timeout=self.a.fio_runtime + 120).stdout
+            js = json.loads(out[out.index("{"):])
+            rd = js["jobs"][0]["read"]
+            pct = rd["clat_ns"]["percentile"]
+            p50, p99 = pct["50.000000"] / 1e6, pct["99.000000"] / 1e6
+            iops = rd["iops"]
+            if jobs == 1:
+                ratio = p50 / c50
+                self.add(rid, "random 4 KiB reads, fio psync, 1 job",
+                         "%.0f IOPS, p50 %.2f ms, p99 %.2f ms" % (iops, p50, p99),
+                         "curl range p50 %.2f ms, p99 %.2f ms" % (c50, c99),
+                         "%.2f (p50)" % ratio, "", "p50 ≤ 2 × curl", self.verdict(ratio <= 2),
+                         "%d s, fresh mount; curl: %d requests on one connection"
+                         % (self.a.fio_runtime, self.a.samples_range),
+                         iops=iops, p50_ms=p50, p99_ms=p99, curl_p50_ms=c50, curl_p99_ms=c99,
+                         ratio=ratio, score=2 / ratio)
+            else:
+                self.add(rid, "random 4 KiB reads, fio psync, 8 jobs",
+                         "%.0f IOPS, p50 %.2f ms, p99 %.2f ms" % (iops, p50, p99),
+                         "curl range p50 %.2f ms" % c50, "%.2f (p50)" % (p50 / c50), "",
+                         "— (no target)", "info",
+                         "%d s, fresh mount" % self.a.fio_runtime, iops=iops, p50_ms=p50,
+                         p99_ms=p99, curl_p50_ms=c50, ratio=p50 / c50)
+
+    def case_sniff(self):
+        if not shutil.which("gio"):
+            self.skip("sniff", "type sniff of 20 extension-less files (gio)", "≤ 256 KiB/file",
+                      "gio not installed (libglib2.0-bin)")
+            self.skip("reread", "re-read of an unchanged file", "≤ 1 request", "needs gio row")
+            return
+        log("type sniff")
+        with self.umongofs() as m:
+            d = m.p("cn-bj2", "sniff")
+            names = sorted(os.listdir(d))
+            for n in names:
+                os.stat(os.path.join(d, n))
+            self.emu.reset()
+            types = set()
+            t0 = time.monotonic()
+            for n in names:
+                out = run(["gio", "info", "-a", "standard::content-type",
+                           os.path.join(d, n)]).stdout
+                mt = re.search(r"standard::content-type:\s*(\S+)", out)
+                types.add(mt.group(1) if mt else "?")
+            took = time.monotonic() - t0
+            st = self.emu.stats()["store"]
+            per = st["bytes"] / len(names) / 1024
+            self.add("sniff", "type sniff of %d extension-less files (gio info "
+                     "standard::content-type)" % len(names), "%.0f KiB fetched per file" % per,
+                     "", "", "", "≤ 256 KiB/file", self.verdict(per <= 256),
+                     "%d GETs, %.0f ms in all, type %s" % (st["requests"], took * 1e3,
+                                                         ", ".join(sorted(types))),
+                     kib_per_file=per, requests=st["requests"], files=len(names),
+                     score=256 / max(per, 1e-3))
+            # Re-read of an unchanged file: whole file once, then again.
+            path = os.path.join(d, names[0])
+            self.read_all(path)
+            self.emu.reset()
+            got, _ = self.read_all(path)
+            st = self.emu.stats()["store"]
+            reqs = st["requests"]
+            self.add("reread", "re-read of an unchanged %.1f MiB file (same mount)" % (got / MiB),
+                     "%d store request%s, %.0f KiB" % (reqs, "" if reqs == 1 else "s",
+                                                       st["bytes"] / 1024),
+                     "", "", "", "≤ 1 validation request", self.verdict(reqs <= 1), "",
+                     requests=reqs, bytes=st["bytes"], score=1 / max(reqs, 0.5))
+
+    def case_listing(self):
+        log("ls -l of 5,000 backups")
+        colds, warms = [], []
+        calls = warm_calls = 0
+        for _ in range(self.a.runs):
+            with self.umongofs() as m:
+                os.listdir(m.mnt)
+                os.listdir(m.p("cn-bj2"))
+                d = m.p("cn-bj2", "listing")
+                self.emu.reset()
+                t0 = time.monotonic()
+                out = run(["ls", "-l", d]).stdout
+                colds.append(time.monotonic() - t0)
+                calls = self.emu.stats()["api_total"]
+                t0 = time.monotonic()
+                run(["ls", "-l", d])
+                warms.append(time.monotonic() - t0)
+                warm_calls = self.emu.stats()["api_total"] - calls
+                entries = len(out.splitlines()) - 1
+        cold, warm = statistics.median(colds) * 1e3, statistics.median(warms) * 1e3
+        self.add("ls_cold", "ls -l of 5,000 backups, cold", "%.0f ms" % cold, "", "", "",
+                 "< 500 ms", self.verdict(cold < 500),
+                 "%d entries, %d API calls; median of %d" % (entries, calls, len(colds)),
+                 ms=cold, api_calls=calls, score=500 / cold)
+        self.add("ls_warm", "ls -l of 5,000 backups, warm", "%.0f ms" % warm, "", "", "",
+                 "< 100 ms", self.verdict(warm < 100),
+                 "%d API calls; median of %d" % (warm_calls, len(warms)), ms=warm,
+                 api_calls=warm_calls, score=100 / warm)
+
+    def case_rss(self):
+        log("peak RSS, %d files at once" % MULTI_FILES)
+        cache = self.a.cache_size
+        limit = 64 * MiB + cache
+        with self.umongofs() as m:
+            d = m.p("cn-bj2", "multi")
+            paths = [os.path.join(d, n) for n in sorted(os.listdir(d))]
+            errors = []
+            got = [0] * len(paths)
+
+            def reader(i):
+                try:
+                    got[i] = self.read_all(paths[i])[0]
+                except OSError as e:
+                    errors.append(e)
+
+            ts = [threading.Thread(target=reader, args=(i,)) for i in range(len(paths))]
+            t0 = time.monotonic()
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            took = time.monotonic() - t0
+            if errors:
+                raise errors[0]
+            rss = m.peak_rss_kib() * 1024
+        self.add("rss16", "peak RSS (VmHWM), %d files of %s read at once"
+                 % (len(paths), human(self.a.multi_size)), "%.0f MiB" % (rss / MiB),
+                 "64 MiB + cache_size %s = %.0f MiB" % (human(cache), limit / MiB),
+                 "%.2f" % (rss / limit), "", "≤ 64 MiB + cache_size", self.verdict(rss <= limit),
+                 "%.0f MB/s together" % (sum(got) / took / 1e6), rss_bytes=rss,
+                 limit_bytes=limit, score=limit / rss)
+
+    def case_peers(self):
+        world_dir = os.path.dirname(self.emu.world_path)
+        obj = self.emu.object_path(*BIG)
+        rel = os.path.relpath(os.path.dirname(obj), world_dir)
+        name = os.path.basename(obj)
+        seq_http = self.rows.get("seq_http", {}).get("values", {}).get("umongofs_mbps")
+        peers = (("rclone", "rclone mount (http remote, defaults)"),
+                 ("httpdirfs", "httpdirfs --cache"))
+        missing = [p for p, _ in peers if not shutil.which(p)]
+        for p, case in peers:
+            if p in missing:
+                self.skip(p, case + ", sequential", "umongofs ≥ 2 × rclone" if p == "rclone"
+                          else "—", "%s not installed" % p)
+        if len(missing) == len(peers):
+            return
+        with self.static_server(world_dir) as base:
+            url_dir = "%s/%s/" % (base, rel)
+            log("peers on %s (%s)" % (url_dir, self.static_kind))
+            c, _ = self.median_runs(self._curl_static, url_dir + name)
+            for p, case in peers:
+                if p in missing:
+                    continue
+                try:
+                    r = self._peer_runs(p, url_dir, name)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                    self.skip(p, case + ", sequential", "umongofs ≥ 2 × rclone"
+                              if p == "rclone" else "—", "failed: %s" % str(e)[:200])
+                    continue
+                ratio = r["mbps"] / c["mbps"]
+                vs = seq_http / r["mbps"] if seq_http else float("nan")
+                note = "same bytes from %s; umongofs HTTP is %.1f × this" % (self.static_kind,
+                                                                             vs)
+                if r["partial"]:
+                    note += "; stopped after %.0f s (%s read)" % (r["secs"], human(r["bytes"]))
+                if p == "rclone":
+                    self.add(p, case + ", sequential", "%.0f MB/s" % r["mbps"],
+                             "curl %.0f MB/s" % c["mbps"], "%.2f" % ratio,
+                             "%.2f" % r["cpu_gib"], "umongofs ≥ 2 × rclone",
+                             self.verdict(vs >= 2), note, mbps=r["mbps"], curl_mbps=c["mbps"],
+                             ratio=ratio, cpu_s_per_gib=r["cpu_gib"], umongofs_over_peer=vs,
+                             score=vs / 2)
+                else:
+                    self.add(p, case + ", sequential", "%.0f MB/s" % r["mbps"],
+                             "curl %.0f MB/s" % c["mbps"], "%.2f" % ratio,
+                             "%.2f" % r["cpu_gib"], "— (peer reference)", "info", note,
+                             mbps=r["mbps"], curl_mbps=c["mbps"], ratio=ratio,
+                             cpu_s_per_gib=r["cpu_gib"], umongofs_over_peer=vs)
+
+    def _curl_static(self, url):
+        r = self.curl(url)
+        return {"mbps": r["size"] / r["total"] / 1e6}
+
+    def _peer_runs(self, peer, url_dir, name):
+        runs = self.a.runs if peer == "rclone" else 1  # httpdirfs is slow: one run
+        vals = []
+        for _ in range(runs):
+            mnt = self.mnt(peer)
+            logp = os.path.join(self.work, "%s.log" % peer)
+            env = dict(os.environ, HOME=os.path.join(self.work, "home"))
+            if peer == "rclone":
+                argv = ["rclone", "mount", ":http:", mnt, "--http-url", url_dir, "--read-only",
+                        "--config", os.path.join(self.work, "rclone.conf"),
+                        "--cache-dir", os.path.join(self.work, "rclone-cache")]
+            else:
+                cache = os.path.join(self.work, "httpdirfs-cache-%d" % self.n)
+                os.makedirs(cache)
+                # nginx sends no Accept-Ranges with a 206, which httpdirfs
+                # otherwise takes for "no range support" and exits.
+                argv = ["httpdirfs", "-f", "--cache", "--cache-location", cache,
+                        "--no-range-check", url_dir, mnt]
+            with FuseProc(peer, argv, mnt, logp, env) as m:
+                path = m.p(name)
+                c0 = m.cpu()
+                got, took = self.read_all(path, deadline_s=self.a.peer_deadline)
+                cpu = m.cpu() - c0
+            if peer == "httpdirfs":
+                shutil.rmtree(cache, ignore_errors=True)
+            if got == 0:
+                raise RuntimeError("%s read nothing" % peer)
+            vals.append({"mbps": got / took / 1e6, "cpu_gib": cpu / (got / GiB),
+                         "partial": got < self.a.size, "secs": took, "bytes": got})
+        vals.sort(key=lambda v: v["mbps"])
+        return vals[len(vals) // 2]
+
+    # -- all ---------------------------------------------------------------------------------
+
+    def run_all(self):
+        world = self.build_world()
+        os.chmod(self.work, 0o755)  # the static server's workers read the world's files
+        tls = make_tls_cert(os.path.join(self.work, "tls"))
+        os.makedirs(os.path.join(self.work, "home"))
+        self.emu = Emulator(world, tls_dir=tls, log_path=os.path.join(self.work, "emu.log"))
+        self.emu.start()
+        try:
+            for case in (self.case_sequential, self.case_profile, self.case_ttfb,
+                         self.case_random, self.case_sniff, self.case_listing, self.case_rss,
+                         self.case_peers):
+                if self.a.only and case.__name__[len("case_"):] not in self.a.only:
+                    continue
+                try:
+                    case()
+                except (RuntimeError, OSError, subprocess.SubprocessError, ValueError,
+                        KeyError) as e:
+                    log("%s failed: %s" % (case.__name__, e))
+                    self.failures.append("%s: %s" % (case.__name__, e))
+        finally:
+            self.emu.stop()
 
 
-def big_path(mnt):
-    return os.path.join(mnt, "cn-bj2", "bench", "bench-big.bin")
+def human(n):
+    for unit, f in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
+        if n >= f and n % f == 0:
+            return "%d %s" % (n // f, unit)
+    return "%d B" % n
 
 
-def seq_umongofs(emu, mnt, opts=()):
-    """Fresh mount, dd the big object: (MB/s, peak RSS KiB)."""
-    m = Mount(emu, mnt, opts)
+def default_cache_size(binary):
+    """cache_size's default from umongofs --help ("(default 256M"), else 256 MiB."""
     try:
-        t0 = time.monotonic()
-        run(["dd", "if=" + big_path(mnt), "of=/dev/null", "bs=1M"])
-        took = time.monotonic() - t0
-        size = os.path.getsize(big_path(mnt))
-        return size / took / 1e6, m.peak_rss_kib()
-    finally:
-        m.close()
+        out = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, timeout=10).stdout
+        m = re.search(r"cache_size=SIZE.*?\(default (\d+)([KMG])", out, re.S)
+        if m:
+            return int(m.group(1)) * {"K": 1024, "M": MiB, "G": GiB}[m.group(2)]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return 256 * MiB
 
 
-def seq_curl(emu):
-    url = emu.download_url(*BIG)
-    out = run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url])
-    size, took = out.stdout.split()
-    return int(size) / float(took) / 1e6
+def machine_info():
+    cpu = "?"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        mem = "%.0f GiB" % (int(f.readline().split()[1]) / 1024 / 1024)
+    rev = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(),
+            "host": "%s %s" % (platform.system(), platform.machine()),
+            "git": rev.strip() or "?"}
 
 
-def ttfb_umongofs(emu, mnt):
-    m = Mount(emu, mnt)
+def tool_versions():
+    out = {}
+    for tool, args in (("curl", ["--version"]), ("fio", ["--version"]),
+                       ("rclone", ["version"]), ("httpdirfs", ["--version"]),
+                       ("nginx", ["-v"]), ("gnuplot", ["--version"])):
+        path = shutil.which(tool) or (("/usr/sbin/" + tool) if os.access("/usr/sbin/" + tool,
+                                                                         os.X_OK) else None)
+        if not path:
+            out[tool] = None
+            continue
+        r = subprocess.run([path] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=10)
+        lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+        out[tool] = lines[0].strip()[:80] if lines else "?"
+    return out
+
+
+HEAD = ("case", "umongofs", "reference", "ratio", "daemon CPU s/GiB", "target",
+        "result", "notes")
+KEYS = ("case", "umongofs", "reference", "ratio", "cpu", "target", "result", "notes")
+
+
+def table(rows):
+    def cell(s):
+        return str(s).replace("|", "\\|")
+    lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    for r in rows:
+        lines.append("| " + " | ".join(cell(r[k]) for k in KEYS) + " |")
+    return "\n".join(lines)
+
+
+# -- the chart ---------------------------------------------------------------------------
+
+CHART_LABELS = {"seq_http": "seq HTTP", "seq_https": "seq HTTPS", "profile": "object store",
+                "ttfb": "first byte", "rand1": "rand 4K p50", "sniff": "sniff KiB",
+                "reread": "re-read reqs", "ls_cold": "ls -l cold", "ls_warm": "ls -l warm",
+                "rss16": "peak RSS", "rclone": "vs rclone"}
+
+
+def chart_data(rows):
+    thr = []
+    by = {r["id"]: r for r in rows}
+    for rid, label in (("seq_http", "HTTP loopback"), ("seq_https", "HTTPS loopback"),
+                       ("profile", "object store 50 MB/s/conn")):
+        v = by.get(rid, {}).get("values", {})
+        if "umongofs_mbps" in v:
+            thr.append((label + " (umongofs)", v["umongofs_mbps"], v["curl_mbps"]))
+    for rid, label in (("rclone", "rclone mount"), ("httpdirfs", "httpdirfs --cache")):
+        v = by.get(rid, {}).get("values", {})
+        if "mbps" in v:
+            thr.append((label, v["mbps"], v["curl_mbps"]))
+    scores = []
+    for r in rows:
+        s = r["values"].get("score")
+        if s is not None and r["result"] in ("PASS", "FAIL"):
+            scores.append((CHART_LABELS.get(r["id"], r["id"]), s, r["result"] == "PASS"))
+    return thr, scores
+
+
+def draw_chart(rows, out, title):
+    thr, scores = chart_data(rows)
+    png = os.path.join(out, "chart.png")
+    if shutil.which("gnuplot"):
+        return _gnuplot(thr, scores, out, png, title)
     try:
-        os.listdir(os.path.dirname(big_path(mnt)))  # listing is not part of the first byte
-        t0 = time.monotonic()
-        fd = os.open(big_path(mnt), os.O_RDONLY)
-        os.pread(fd, 4096, 0)
-        took = time.monotonic() - t0
-        os.close(fd)
-        return took * 1e3
-    finally:
-        m.close()
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no chart: neither gnuplot nor python3-matplotlib is installed"
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6))
+    xs = range(len(thr))
+    ax1.bar([x - 0.2 for x in xs], [t[1] for t in thr], 0.4, label="FUSE filesystem")
+    ax1.bar([x + 0.2 for x in xs], [t[2] for t in thr], 0.4, label="curl, same URL")
+    ax1.set_xticks(list(xs), [t[0] for t in thr], rotation=30, ha="right")
+    ax1.set_ylabel("MB/s")
+    ax1.set_title("Sequential read throughput")
+    ax1.legend()
+    ax2.bar(range(len(scores)), [s[1] for s in scores],
+            color=["#2ca02c" if s[2] else "#d62728" for s in scores])
+    ax2.set_yscale("log")
+    ax2.axhline(1, color="black", linestyle="--")
+    ax2.set_xticks(range(len(scores)), [s[0] for s in scores], rotation=30, ha="right")
+    ax2.set_title("Margin to the target (≥ 1 meets it)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    return None
 
 
-def ttfb_curl(emu):
-    """One DescribeURL call (as umongofs makes at open) plus curl's own time
-    for a 4 KiB range request (not counting the curl process's start)."""
-    t0 = time.monotonic()
-    url = emu.download_url(*BIG)
-    describe = time.monotonic() - t0
-    out = run(["curl", "-s", "-o", "/dev/null", "-r", "0-4095", "-w", "%{time_total}", url])
-    return (describe + float(out.stdout)) * 1e3
-
-
-def listing(emu, mnt):
-    m = Mount(emu, mnt)
-    try:
-        os.listdir(mnt)
-        os.listdir(os.path.join(mnt, "cn-bj2"))
-        emu.reset()
-        t0 = time.monotonic()
-        run(["ls", "-l", os.path.join(mnt, "cn-bj2", "listing")])
-        cold = time.monotonic() - t0
-        calls = emu.stats()["api_total"]
-        t0 = time.monotonic()
-        run(["ls", "-l", os.path.join(mnt, "cn-bj2", "listing")])
-        warm = time.monotonic() - t0
-        return cold * 1e3, warm * 1e3, calls, emu.stats()["api_total"] - calls
-    finally:
-        m.close()
+def _gnuplot(thr, scores, out, png, title):
+    dat1 = os.path.join(out, "chart-throughput.dat")
+    dat2 = os.path.join(out, "chart-targets.dat")
+    with open(dat1, "w") as f:
+        f.write("# label fs_MBps curl_MBps\n")
+        for label, a, b in thr:
+            f.write('"%s" %.1f %.1f\n' % (label, a, b))
+    with open(dat2, "w") as f:
+        f.write("# label margin colour (margin >= 1 meets the target)\n")
+        for label, s, ok in scores:
+            f.write('"%s" %.4f %d\n' % (label, s, 0x2ca02c if ok else 0xd62728))
+    gp = os.path.join(out, "chart.gp")
+    with open(gp, "w") as f:
+        f.write("""set terminal pngcairo size 1500,620 font "sans,10"
+set output '%(png)s'
+set multiplot layout 1,2 title "%(title)s"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set xtics rotate by -30 scale 0
+set key top right
+set ylabel "MB/s"
+set yrange [0:*]
+set title "Sequential read throughput (FUSE filesystem vs curl on the same URL)"
+plot '%(dat1)s' using 2:xtic(1) title "FUSE filesystem" lc rgb "#1f77b4", \\
+     '' using 3 title "curl, same URL" lc rgb "#aaaaaa"
+unset style
+set style fill solid 0.85 border -1
+set boxwidth 0.7
+set logscale y
+set yrange [0.05:50]
+set ylabel "margin to target (log; >= 1 meets it)"
+set title "Targets: green PASS, red FAIL"
+set xrange [-0.6:%(xmax)s]
+plot '%(dat2)s' using 0:2:3:xtic(1) with boxes lc rgb variable notitle, \\
+     1 with lines dt 2 lw 2 lc rgb "black" title "target"
+unset multiplot
+""" % {"png": png, "title": title.replace('"', "'"), "dat1": dat1, "dat2": dat2,
+            "xmax": "%.1f" % (len(scores) - 0.4)})
+    r = subprocess.run(["gnuplot", gp], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=60)
+    if r.returncode != 0 or not os.path.exists(png):
+        return "gnuplot failed: %s" % r.stdout[-300:]
+    return None
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--size", default="1G")
-    ap.add_argument("--runs", type=int, default=3)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes, one run (under 2 minutes): the suite's smoke test")
+    ap.add_argument("--size", type=make_world.parse_size, help="big object (default 1G, quick 64M)")
+    ap.add_argument("--runs", type=int, help="runs per measurement (median; default 3, quick 1)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench-results"))
+    ap.add_argument("--bin", default=os.environ.get("UMONGOFS_BIN",
+                                                    os.path.join(REPO, "build", "umongofs")))
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--only", type=lambda s: s.split(","), default=None,
+                    help="run only these cases (comma-separated: sequential, profile, ttfb, "
+                         "random, sniff, listing, rss, peers); the others' rows say error")
     a = ap.parse_args()
+    q = a.quick
+    a.size = a.size or (64 * MiB if q else GiB)
+    a.runs = a.runs or (1 if q else 3)
+    a.size_text = human(a.size)
+    a.multi_size = 8 * MiB if q else 64 * MiB
+    a.fio_runtime = 3 if q else 10
+    a.samples_ttfb = 3 if q else 7
+    a.samples_range = 50 if q else 200
+    a.peer_deadline = 20 if q else 120
+    a.cache_size = default_cache_size(a.bin)
+    if not os.access(a.bin, os.X_OK):
+        sys.exit("bench: no umongofs binary at %s (build it, or --bin / UMONGOFS_BIN)" % a.bin)
     os.makedirs(a.out, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
     work = tempfile.mkdtemp(prefix="umongofs-bench.")
-    run([sys.executable, os.path.join(REPO, "tests", "emulator", "make_world.py"), "--bench",
-         os.path.join(work, "w"), "--size", a.size, "--many", "5000"])
-    mnt = os.path.join(work, "mnt")
-    os.mkdir(mnt)
-    rows = []
-    emu = Emulator(os.path.join(work, "w", "world.json"), args=("--quiet",)).start()
+    b = Bench(a, work)
+    b.failures = []
+    t0 = time.monotonic()
     try:
-        def med(f, *args):
-            vals = [f(*args) for _ in range(a.runs)]
-            return statistics.median(v[0] if isinstance(v, tuple) else v for v in vals), vals
-
-        for profile, cfg in (("loopback", {}),
-                             ("object store: 50 MB/s per connection, 30 ms first byte",
-                              {"store_bandwidth": 50_000_000, "store_latency_ms": 30})):
-            emu.config(**cfg)
-            u, uvals = med(seq_umongofs, emu, mnt)
-            c, _ = med(seq_curl, emu)
-            rss = max(v[1] for v in uvals)
-            rows.append(("sequential, " + profile, "%.0f MB/s" % u, "%.0f MB/s" % c,
-                         "%.2f" % (u / c), "peak RSS %.0f MiB" % (rss / 1024)))
-            emu.config(store_bandwidth=0, store_latency_ms=0)
-        u, _ = med(ttfb_umongofs, emu, mnt)
-        c, _ = med(ttfb_curl, emu)
-        rows.append(("time to first byte (open + 4 KiB)", "%.1f ms" % u, "%.1f ms" % c,
-                     "%.2f" % (c / u), "curl: DescribeURL call + 4 KiB range GET"))
-        cold, warm, calls, warm_calls = listing(emu, mnt)
-        rows.append(("ls -l of 5,000 backups", "%.0f ms cold, %.0f ms warm" % (cold, warm), "",
-                     "", "%d API calls cold, %d warm" % (calls, warm_calls)))
+        b.run_all()
     finally:
-        emu.stop()
-        run(["rm", "-rf", work])
-    head = ("case", "umongofs", "curl", "ratio", "notes")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    table = "\n".join(lines)
-    print(table)
+        if a.keep:
+            log("work directory kept: %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    for rid in ROW_IDS:  # a case that failed still gets its row
+        if rid not in b.rows:
+            b.add(rid, rid, result="error", notes="the case failed; see the log above")
+    rows = [b.rows[rid] for rid in ROW_IDS]
+    mi = machine_info()
+    meta = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": mi,
+            "mode": "quick" if q else "full", "size": a.size, "runs": a.runs,
+            "cache_size": a.cache_size, "binary": a.bin, "seconds": round(time.monotonic() - t0),
+            "tools": tool_versions(), "static_server": b.static_kind, "failures": b.failures}
+    title = "umongofs bench %s, %s, %d cores, %s (%s)" % (meta["date"], mi["cpu"], mi["cores"],
+                                                          mi["git"], meta["mode"])
+    chart_note = draw_chart(rows, a.out, title)
+    head = ("umongofs benchmark, %s: %s, %d cores, %s RAM, Linux %s, git %s; %s mode, "
+            "%s object, median of %d run(s), %d s"
+            % (meta["date"], mi["cpu"], mi["cores"], mi["memory"], mi["kernel"], mi["git"],
+               meta["mode"], a.size_text, a.runs, meta["seconds"]))
+    text = head + "\n\n" + table(rows) + "\n"
+    if chart_note:
+        text += "\n" + chart_note + "\n"
+        meta["chart"] = chart_note
+    if b.failures:
+        text += "\nFailed cases: " + "; ".join(b.failures) + "\n"
+    print(text)
     with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write(table + "\n")
+        f.write(text)
     with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump([dict(zip(head, r)) for r in rows], f, indent=1)
-    return 0
+        json.dump({"meta": meta, "rows": rows}, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return 1 if b.failures else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,13 @@
     emu.config(store_drop={"after_bytes": 1000, "count": 1})
     emu.stop()
 
-Standard library only; talks to the emulator over 127.0.0.1.
+    tls = make_tls_cert(tmpdir)             # openssl req -x509: cert.pem, key.pem
+    emu = Emulator(world_path, tls_dir=tls).start()
+    emu.https_api_url                       # https://127.0.0.1:PORT/ (same port)
+    emu.download_url(cid, bid, https=True)  # an https:// presigned URL
+
+Standard library only (plus the openssl command for certificates); talks to
+the emulator over 127.0.0.1.
 """
 
 import http.client
@@ -14,6 +20,7 @@ import json
 import os
 import selectors
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,10 +45,32 @@ class EmulatorError(RuntimeError):
     pass
 
 
-def http_request(method, url, headers=None, body=None, timeout=30):
-    """One request on a fresh connection: (status, {lower-case header: value}, body)."""
+def make_tls_cert(dirpath, name="127.0.0.1", days=2):
+    """A self-signed certificate for 127.0.0.1 (IP SAN) made now with openssl:
+    returns dirpath, holding cert.pem (also the CA a client trusts) and
+    key.pem, as the emulator's --tls-dir wants them."""
+    os.makedirs(dirpath, exist_ok=True)
+    cert, key = os.path.join(dirpath, "cert.pem"), os.path.join(dirpath, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", str(days), "-subj", "/CN=%s" % name,
+                    "-addext", "subjectAltName=IP:%s" % name,
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-keyout", key, "-out", cert],
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+    return dirpath
+
+
+def http_request(method, url, headers=None, body=None, timeout=30, cafile=None):
+    """One request on a fresh connection: (status, {lower-case header: value}, body).
+    An https URL is checked against cafile (default: the system store)."""
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    if u.scheme == "https":
+        ctx = ssl.create_default_context(cafile=cafile)
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
         target = u.path or "/"
         if u.query:
@@ -56,14 +85,20 @@ def http_request(method, url, headers=None, body=None, timeout=30):
 
 class Emulator:
     """One emulator process. Attributes once started: port, base_url, api_url,
-    world_path, world (the parsed world, updated by set_world), pid, log_path."""
+    world_path, world (the parsed world, updated by set_world), pid, log_path.
+    With tls_dir (see make_tls_cert) the port also speaks HTTPS: https_base_url,
+    https_api_url, cafile."""
 
     def __init__(self, world_path, args=(), public_key=DEMO_PUBLIC_KEY,
-                 private_key=DEMO_PRIVATE_KEY, log_path=None, quiet=True):
+                 private_key=DEMO_PRIVATE_KEY, log_path=None, quiet=True, tls_dir=None):
         self.world_path = os.path.abspath(world_path)
         with open(self.world_path, encoding="utf-8") as f:
             self.world = json.load(f)
         self.args = list(args)
+        if tls_dir is None and "--tls-dir" in self.args[:-1]:  # given as a flag
+            tls_dir = self.args[self.args.index("--tls-dir") + 1]
+            del self.args[self.args.index("--tls-dir"):self.args.index("--tls-dir") + 2]
+        self.tls_dir = os.path.abspath(tls_dir) if tls_dir else None
         self.public_key = public_key
         self.private_key = private_key
         self.quiet = quiet
@@ -81,6 +116,8 @@ class Emulator:
             os.close(fd)
         self._log = open(self.log_path, "ab")
         cmd = [PYTHON, EMULATOR, "--world", self.world_path, "--port", "0"] + self.args
+        if self.tls_dir:
+            cmd += ["--tls-dir", self.tls_dir]
         if self.quiet and "--quiet" not in cmd:
             cmd.append("--quiet")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -151,6 +188,21 @@ class Emulator:
     def api_url(self):
         return self.base_url + "/"
 
+    @property
+    def cafile(self):
+        """The certificate a client must trust for HTTPS (None without TLS)."""
+        return os.path.join(self.tls_dir, "cert.pem") if self.tls_dir else None
+
+    @property
+    def https_base_url(self):
+        if not self.tls_dir:
+            raise EmulatorError("emulator started without tls_dir")
+        return "https://127.0.0.1:%d" % self.port
+
+    @property
+    def https_api_url(self):
+        return self.https_base_url + "/"
+
     # -- control endpoint --------------------------------------------------------------
 
     def _control(self, method, name, obj=None):
@@ -199,28 +251,31 @@ class Emulator:
     def sign(self, params, private_key=None):
         return api_signature(params, private_key or self.private_key)
 
-    def raw_call(self, params, transport="form", sign=True, keys=None):
-        """Send params as given (adding PublicKey/Signature if sign): (status, headers, body)."""
+    def raw_call(self, params, transport="form", sign=True, keys=None, https=False):
+        """Send params as given (adding PublicKey/Signature if sign): (status, headers, body).
+        https: over TLS (the answer's download URLs are then https:// too)."""
         params = dict(params)
         if sign:
             pk, sk = keys or (self.public_key, self.private_key)
             params.setdefault("PublicKey", pk)
             params["Signature"] = api_signature(params, sk)
+        url = self.https_api_url if https else self.api_url
+        ca = self.cafile if https else None
         if transport == "get":
-            return http_request("GET", self.api_url + "?" + urllib.parse.urlencode(params))
+            return http_request("GET", url + "?" + urllib.parse.urlencode(params), cafile=ca)
         if transport == "json":
-            return http_request("POST", self.api_url, {"Content-Type": "application/json"},
-                                json.dumps(params).encode("utf-8"))
+            return http_request("POST", url, {"Content-Type": "application/json"},
+                                json.dumps(params).encode("utf-8"), cafile=ca)
         if transport == "form":
-            return http_request("POST", self.api_url,
+            return http_request("POST", url,
                                 {"Content-Type": "application/x-www-form-urlencoded"},
-                                urllib.parse.urlencode(params).encode("ascii"))
+                                urllib.parse.urlencode(params).encode("ascii"), cafile=ca)
         raise ValueError("transport must be get, form or json")
 
-    def signed_call(self, action, _transport="form", _keys=None, **params):
+    def signed_call(self, action, _transport="form", _keys=None, _https=False, **params):
         """Signed API call; returns the parsed JSON answer (raises if not JSON)."""
         params["Action"] = action
-        status, _h, body = self.raw_call(params, _transport, keys=_keys)
+        status, _h, body = self.raw_call(params, _transport, keys=_keys, https=_https)
         try:
             return json.loads(body.decode("utf-8"))
         except ValueError:
@@ -246,8 +301,9 @@ class Emulator:
                 return f if os.path.isabs(f) else os.path.join(os.path.dirname(self.world_path), f)
         raise KeyError(object_id)
 
-    def download_url(self, cluster_id, object_id, net="internet", **extra):
-        """DescribeUMongoDBBackupURL for a backup (or, with package=True, a log package)."""
+    def download_url(self, cluster_id, object_id, net="internet", https=False, **extra):
+        """DescribeUMongoDBBackupURL for a backup (or, with package=True, a log package);
+        https=True asks over TLS and so gets an https:// URL."""
         c = self.cluster(cluster_id)
         params = {"Region": c["Region"], "Zone": c["Zone"], "ClusterId": c["ClusterId"]}
         if extra.pop("package", False):
@@ -260,7 +316,7 @@ class Emulator:
         if c.get("ProjectId"):
             params["ProjectId"] = c["ProjectId"]
         params.update(extra)
-        r = self.signed_call("DescribeUMongoDBBackupURL", **params)
+        r = self.signed_call("DescribeUMongoDBBackupURL", _https=https, **params)
         if r.get("RetCode") != 0:
             raise EmulatorError("DescribeUMongoDBBackupURL: %r" % r)
         return r["IntranetAddress" if net == "intranet" else "InternetAddress"]

@@ -220,6 +220,7 @@ class State:
         self.store_status = collections.Counter()
         self.store_net = collections.Counter()
         self.store_connections = 0
+        self.store_tls_requests = 0
         self.range_lengths = collections.deque(maxlen=RANGE_HISTORY)
 
     def reset_stats(self):
@@ -231,9 +232,11 @@ class State:
             self.api[action or "<none>"] += 1
             self.api_total += 1
 
-    def count_store(self, status, net=None, new_connection=False):
+    def count_store(self, status, net=None, new_connection=False, tls=False):
         with self.lock:
             self.store_requests += 1
+            if tls:
+                self.store_tls_requests += 1
             self.store_status[str(status)] += 1
             if net:
                 self.store_net[net] += 1
@@ -260,6 +263,7 @@ class State:
                     "status": dict(self.store_status),
                     "net": dict(self.store_net),
                     "connections": self.store_connections,
+                    "tls_requests": self.store_tls_requests,
                     "range_lengths": list(self.range_lengths),
                 },
             }

@@ -4,7 +4,9 @@ Serves /store/<kind>/<cluster>/<object> (signed, as handed out by
 DescribeUMongoDBBackupURL), /plain/<cluster>/<object> (the same bytes,
 unsigned, for benchmarking peers) and HTML indexes of the plain objects.
 Bodies go out with os.sendfile so the emulator is never the bottleneck; a
-bandwidth cap sends timed slices, still with sendfile.
+bandwidth cap sends timed slices, still with sendfile. Over TLS (no
+sendfile on an SSL socket) they go out from a 1 MiB buffer, same faults,
+same caps.
 """
 
 import email.utils
@@ -16,6 +18,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import stat
 import struct
 import time
@@ -24,6 +27,7 @@ import urllib.parse
 NETS = ("internet", "intranet")
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _SEND_TIMEOUT = 120.0
+_TLS_CHUNK = 1 << 20  # bytes per read + SSL write (a TLS socket cannot sendfile)
 
 
 # -- presigned URLs ------------------------------------------------------------------
@@ -130,7 +134,8 @@ def send_simple(h, status, body, ctype="application/xml", headers=(), head=False
 def _count(h, status, net=None):
     first = not getattr(h, "_emu_store_seen", False)
     h._emu_store_seen = True
-    h.server.state.count_store(status, net, new_connection=first)
+    h.server.state.count_store(status, net, new_connection=first,
+                               tls=getattr(h, "tls", False))
 
 
 def _error(h, status, message, head, net=None, headers=()):
@@ -289,6 +294,8 @@ def _send_body(h, fd, offset, length, drop, stall, bandwidth, drip=None):
     h.wfile.flush()
     sent = 0
     h._emu_partial = 0
+    tls = isinstance(sock, ssl.SSLSocket)
+    buf = memoryview(bytearray(_TLS_CHUNK)) if tls else None
     t0 = time.monotonic()
     slice_size = max(int(bandwidth) // 50, 16384) if bandwidth else 1 << 30
     if drip:
@@ -310,7 +317,10 @@ def _send_body(h, fd, offset, length, drop, stall, bandwidth, drip=None):
         for limit in (stall_at, drop_at):
             if limit is not None and limit > sent:
                 want = min(want, limit - sent)
-        n = _sendfile(sock, fd, offset + sent, want)
+        if tls:
+            n = _send_buffered(sock, fd, offset + sent, min(want, _TLS_CHUNK), buf)
+        else:
+            n = _sendfile(sock, fd, offset + sent, want)
         if n == 0:  # file shrank under us: cannot keep the Content-Length promise
             _abort(h)
             return sent
@@ -334,6 +344,14 @@ def _sendfile(sock, fd, offset, count):
             _r, w, _x = select.select([], [sock], [], _SEND_TIMEOUT)
             if not w:
                 raise TimeoutError("client stopped reading") from None
+
+
+def _send_buffered(sock, fd, offset, count, buf):
+    """pread up to count bytes into buf and write them all (TLS sockets)."""
+    n = os.preadv(fd, [buf[:count]], offset)
+    if n > 0:
+        sock.sendall(buf[:n])
+    return n
 
 
 def _abort(h, rst=False):

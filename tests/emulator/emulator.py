@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Test emulator for umongofs: the provider API, its object store, fault knobs.
 
-One port serves everything:
+One port serves everything (HTTP, and HTTPS on the same port when given a
+certificate: a connection whose first byte is a TLS handshake is wrapped):
     /            the API (docs/provider-api.md), GET / form POST / JSON POST
     /store/...   presigned, expiring object downloads (GET, HEAD, ranges)
     /plain/...   the same objects unsigned, /index/ an HTML list (bench peers)
@@ -15,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import traceback
@@ -43,11 +45,32 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing --------------------------------------------------------------
 
     def setup(self):
+        self.tls = False
+        ctx = self.server.ssl_context
+        if ctx is not None:
+            # HTTP and HTTPS share the port: a TLS ClientHello starts with a
+            # handshake record (0x16), an HTTP request with a method name.
+            self.request.settimeout(self.timeout)
+            try:
+                first = self.request.recv(1, socket.MSG_PEEK)
+            except OSError:
+                first = b""
+            if first == b"\x16":
+                self.request = ctx.wrap_socket(self.request, server_side=True)
+                self.tls = True
         super().setup()
         # Headers and body leave in separate writes; with Nagle on, the body
         # would wait for the client's delayed ACK (40 ms a response), which
         # no production server adds and which would distort every timing.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self):
+        super().finish()
+        if self.tls:  # the server closes the raw socket, which the wrap detached
+            try:
+                self.request.close()
+            except OSError:
+                pass
 
     def version_string(self):
         return self.server_version
@@ -159,8 +182,13 @@ class Handler(BaseHTTPRequestHandler):
                 text = body.decode("utf-8", "replace")
                 for k, v in urllib.parse.parse_qsl(text, keep_blank_values=True):
                     params[k] = v
-        status, ctype, out = emu_api.handle(params, self.server.world, self.server.state,
-                                            self.server.make_urls)
+        srv = self.server
+
+        def make_urls(kind, cluster_id, object_id, ttl):
+            # Presigned URLs use the scheme the API was reached with.
+            return srv.make_urls(kind, cluster_id, object_id, ttl, tls=self.tls)
+
+        status, ctype, out = emu_api.handle(params, srv.world, srv.state, make_urls)
         self._send(status, out, ctype)
 
     # -- control ------------------------------------------------------------------------------
@@ -212,8 +240,9 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, addr, world_path, state, quiet):
+    def __init__(self, addr, world_path, state, quiet, ssl_context=None):
         super().__init__(addr, Handler)
+        self.ssl_context = ssl_context
         self.world_path = os.path.abspath(world_path)
         self.world = World.load(self.world_path)
         self.state = state
@@ -225,15 +254,23 @@ class EmulatorServer(ThreadingHTTPServer):
         elif ":" in host:
             host = "[%s]" % host
         self.base_url = "http://%s:%d" % (host, self.server_address[1])
+        self.tls_base_url = "https://%s:%d" % (host, self.server_address[1])
 
-    def make_urls(self, kind, cluster_id, object_id, ttl):
+    def make_urls(self, kind, cluster_id, object_id, ttl, tls=False):
         parts = (kind, cluster_id, object_id)
-        return tuple(self.signer.make_url(self.base_url, parts, ttl, net)
+        base = self.tls_base_url if tls else self.base_url
+        return tuple(self.signer.make_url(base, parts, ttl, net)
                      for net in emu_store.NETS)
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        if isinstance(exc, ssl.SSLError):
+            # A client that does not trust the certificate ends the handshake
+            # with an alert: expected in tests, one line is enough.
+            if not self.quiet:
+                sys.stderr.write("emulator: TLS from %s: %s\n" % (client_address, exc))
             return
         sys.stderr.write("emulator: error serving %s\n" % (client_address,))
         traceback.print_exc()
@@ -244,6 +281,15 @@ def _write_port_file(path, port):
     with open(tmp, "w") as f:
         f.write("%d\n" % port)
     os.replace(tmp, path)
+
+
+def make_ssl_context(cert, key):
+    """Server context for --tls-cert/--tls-key (TLS 1.2 and 1.3, session
+    tickets on, as a store behind a CDN would offer)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
 
 
 def main(argv=None):
@@ -258,7 +304,17 @@ def main(argv=None):
     ap.add_argument("--store-bandwidth", type=int, default=0, metavar="BYTES_PER_SEC")
     ap.add_argument("--rate-limit-first", type=int, default=0, metavar="N")
     ap.add_argument("--quiet", action="store_true", help="no access log on stderr")
+    ap.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: also serve HTTPS")
+    ap.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    ap.add_argument("--tls-dir", metavar="DIR", help="cert.pem and key.pem in DIR")
     args = ap.parse_args(argv)
+    if args.tls_dir:
+        if args.tls_cert or args.tls_key:
+            ap.error("--tls-dir excludes --tls-cert/--tls-key")
+        args.tls_cert = os.path.join(args.tls_dir, "cert.pem")
+        args.tls_key = os.path.join(args.tls_dir, "key.pem")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
 
     settings = {"api_latency_ms": args.api_latency_ms,
                 "store_latency_ms": args.store_latency_ms,
@@ -269,7 +325,8 @@ def main(argv=None):
         settings["url_ttl_override"] = int(ttl) if ttl.is_integer() else ttl
     try:
         state = State(settings)
-        server = EmulatorServer((args.host, args.port), args.world, state, args.quiet)
+        ctx = make_ssl_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+        server = EmulatorServer((args.host, args.port), args.world, state, args.quiet, ctx)
     except (SettingsError, WorldError, OSError) as e:
         sys.stderr.write("emulator: %s\n" % e)
         return 2
