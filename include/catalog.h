@@ -97,7 +97,9 @@ struct cat_object {
     char *cluster_id;
     char *object_id; /* BackupId or log package Id */
     uint64_t size;
-    bool size_verified; /* size came from the object store, not the listing */
+    bool size_verified;  /* size came from the object store, not the listing */
+    bool size_corrected; /* and it differed from the listing's: the kernel may
+                            still hold the listing's */
     bool readable;
 };
 

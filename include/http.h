@@ -54,6 +54,7 @@ void http_pool_free(struct http_pool **p);
 
 #define HTTP_UNKNOWN_SIZE UINT64_MAX
 #define HTTP_ETAG_MAX     256
+#define HTTP_MODIFIED_MAX 80
 
 /* Where an answer's statement of the object's length comes from. Only a
  * Content-Range is the store saying so on purpose; the others are what a
@@ -69,7 +70,8 @@ enum http_total_src {
 struct http_object {
     uint64_t total; /* its length, HTTP_UNKNOWN_SIZE when total_src is NONE */
     enum http_total_src total_src;
-    char etag[HTTP_ETAG_MAX]; /* as sent ("W/" included); "" when none or unusable */
+    char etag[HTTP_ETAG_MAX];         /* as sent ("W/" included); "" when none or unusable */
+    char modified[HTTP_MODIFIED_MAX]; /* Last-Modified as sent; "" when none or unusable */
 };
 
 /* A strong validator: a non-empty ETag that is not weak ("W/..."). Only such
@@ -133,8 +135,16 @@ int http_parse_content_range(const char *v, size_t n, struct http_range *out);
 /* Content-Length: decimal digits up to INT64_MAX, nothing else. 0 or -EINVAL. */
 int http_parse_content_length(const char *v, size_t n, uint64_t *out);
 
-/* ETag: printable, no spaces, shorter than HTTP_ETAG_MAX; copied to out
- * (HTTP_ETAG_MAX bytes) verbatim. 0 or -EINVAL. */
+/* ETag: printable, no spaces; copied to out (HTTP_ETAG_MAX bytes) verbatim,
+ * or, when too long for it, as "#" and the SHA-256 of the value in hex
+ * ("W/#..." for a weak one): two different tags never compare equal. 0 or
+ * -EINVAL. */
+/* Last-Modified: printable (spaces inside kept), copied to out
+ * (HTTP_MODIFIED_MAX bytes), or its SHA-256 as for a long ETag. 0 or
+ * -EINVAL. The object store's second validator: without an ETag, a change
+ * of Last-Modified is what tells a replaced object. */
+int http_parse_modified(const char *v, size_t n, char *out);
+
 int http_parse_etag(const char *v, size_t n, char *out);
 
 /* "HTTP/1.1 206 Partial Content" -> 206. 0 or -EINVAL. */
@@ -151,6 +161,8 @@ struct http_answer {
     bool encoded;            /* a Content-Encoding other than identity */
     bool etag_bad;           /* an ETag we cannot use (then etag is "") */
     char etag[HTTP_ETAG_MAX];
+    bool modified_bad; /* a Last-Modified we cannot use (then modified is "") */
+    char modified[HTTP_MODIFIED_MAX];
     int last; /* internal: the header a folded line would continue */
 };
 

@@ -90,6 +90,11 @@ int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len);
  * end of the object. */
 ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off);
 
+/* The Last-Modified the store gave with the object ("" if none), once
+ * reader_probe succeeded: with the ETag, what tells one version from
+ * another. */
+void reader_modified(struct reader *r, char *out, size_t n);
+
 /* The object changed since this reader learned it (another open saw a new
  * ETag or length): its blocks are dropped and every read from now on fails
  * with -EIO. */

@@ -72,8 +72,9 @@ struct node {
     bool gone;    /* left its listing; kept so the inode comes back with it */
     bool readable;
     bool size_verified;
-    bool mark;    /* scratch, during a merge */
-    bool changed; /* a merge changed what stat shows, or it left: the catalog reports it */
+    bool size_corrected; /* the store's length differed from the listing's */
+    bool mark;           /* scratch, during a merge */
+    bool changed;        /* a merge changed what stat shows, or it left: the catalog reports it */
 };
 
 struct tree {

@@ -609,6 +609,7 @@ static int object_copy(const struct node *n, struct cat_object *obj)
     obj->kind = (enum cat_kind)n->kind;
     obj->size = n->size;
     obj->size_verified = n->size_verified;
+    obj->size_corrected = n->size_corrected;
     obj->readable = n->readable;
     obj->region = xstrdup(cl->parent->id);
     obj->zone = xstrdup(cl->dir->zone);
@@ -668,9 +669,11 @@ void catalog_set_size(struct catalog *c, uint64_t ino, uint64_t size)
     pthread_mutex_lock(&c->lock);
     struct node *n = file_by_ino(c, ino);
     if (n) {
-        if (n->size != size)
+        if (n->size != size) {
             log_info("%s: object store length %" PRIu64 " replaces the listed %" PRIu64, n->name,
                      size, n->size);
+            n->size_corrected = true;
+        }
         n->size = size;
         n->size_verified = true;
     }

@@ -118,6 +118,31 @@ static int judge_weak_length(struct fetch *f, int rc, const struct http_object *
     return -EPROTO;
 }
 
+/* The answer's validators (ETag, Last-Modified) against the object's: a
+ * different one means the object changed; one the object had, missing, is
+ * retried; one the object never had, appearing after its first answer, is
+ * another object (a redirect elsewhere, a replacement). A 416 carries none
+ * (the store has no part of the object to describe). Lock held. */
+static int judge_validators(struct reader *r, int rc, const struct http_object *obj)
+{
+    if (rc == -ERANGE)
+        return 0;
+    if (obj->etag[0] && r->etag[0] && strcmp(obj->etag, r->etag) != 0)
+        return changed(r, "ETag", obj->etag, r->etag);
+    if (obj->modified[0] && r->modified[0] && strcmp(obj->modified, r->modified) != 0)
+        return changed(r, "Last-Modified", obj->modified, r->modified);
+    if ((!obj->etag[0] && r->etag[0]) || (!obj->modified[0] && r->modified[0])) {
+        log_warn("object store answered without the object's %s; retrying",
+                 r->etag[0] && !obj->etag[0] ? "ETag" : "Last-Modified");
+        return -EPROTO;
+    }
+    if (r->answered && obj->etag[0] && !r->etag[0])
+        return changed(r, "ETag", obj->etag, "none");
+    if (r->answered && obj->modified[0] && !r->modified[0])
+        return changed(r, "Last-Modified", obj->modified, "none");
+    return 0;
+}
+
 /* Believes an answer or not. rc is the store's (0, -EAGAIN, -ERANGE), got
  * the bytes it stored at off + have. Returns 0 or -EAGAIN with *took bytes
  * believed, -EPROTO (retry, nothing taken) or -EIO (changed). Lock held. */
@@ -126,13 +151,9 @@ static int judge(struct fetch *f, int rc, size_t got, const struct http_object *
     struct reader *r = f->r;
     uint64_t at = f->off + f->have;
     *took = 0;
-    /* A 416 carries no ETag (the store has no object part to describe). */
-    if (rc != -ERANGE && obj->etag[0] && r->etag[0] && strcmp(obj->etag, r->etag) != 0)
-        return changed(r, "ETag", obj->etag, r->etag);
-    if (rc != -ERANGE && !obj->etag[0] && r->etag[0]) {
-        log_warn("object store answered without the object's ETag; retrying");
-        return -EPROTO;
-    }
+    int v = judge_validators(r, rc, obj);
+    if (v)
+        return v;
     if (rc == -ERANGE)
         rc = judge_416(f, obj);
     else if (obj->total_src == HTTP_TOTAL_RANGE && r->total_known && obj->total != r->total)
@@ -156,8 +177,11 @@ static int judge(struct fetch *f, int rc, size_t got, const struct http_object *
         log_warn("object store answered without the object's length; retrying");
         return -EPROTO;
     }
-    if (!r->etag[0] && obj->etag[0] && rc != -ERANGE)
+    if (!r->answered && rc != -ERANGE) {
         memcpy(r->etag, obj->etag, sizeof(r->etag));
+        memcpy(r->modified, obj->modified, sizeof(r->modified));
+        r->answered = true;
+    }
     *took = f->eof ? 0 : got;
     return rc;
 }

@@ -23,13 +23,14 @@ struct fs_file {
     uint64_t ino;
     struct fs_file *prev, *next; /* fs_ctx.files; files_lock */
     /* The object's version this file reads, as the store said at open: */
-    uint64_t size;            /* immutable after open */
-    char etag[HTTP_ETAG_MAX]; /* immutable after open; "" when none */
-    bool stale;               /* files_lock: a later open saw another version */
+    uint64_t size;                    /* immutable after open */
+    char etag[HTTP_ETAG_MAX];         /* immutable after open; "" when none */
+    char modified[HTTP_MODIFIED_MAX]; /* immutable after open: Last-Modified, "" when none */
+    bool stale;                       /* files_lock: a later open saw another version */
 };
 
 /* Adds f to the open files. An open file of the same inode that read
- * another version of the object (another length or ETag) is stale from now
+ * another version of the object (another length, ETag or Last-Modified) is stale from now
  * on: its reads fail with EIO, since its pages would mix with the new
  * version's in the page cache the inode shares. Returns true while any such
  * file is open. */
@@ -38,7 +39,8 @@ static bool files_add_version(struct fs_ctx *c, struct fs_file *f)
     bool older = false;
     pthread_mutex_lock(&c->files_lock);
     for (struct fs_file *o = c->files; o; o = o->next) {
-        if (o->ino != f->ino || (!o->stale && o->size == f->size && !strcmp(o->etag, f->etag)))
+        if (o->ino != f->ino || (!o->stale && o->size == f->size && !strcmp(o->etag, f->etag) &&
+                                 !strcmp(o->modified, f->modified)))
             continue;
         if (!o->stale)
             reader_invalidate(o->reader);
@@ -244,6 +246,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
     }
     f->ino = u->obj.ino;
     uint64_t known = u->obj.size;
+    bool corrected = u->obj.size_corrected;
     f->reader = reader_open(c->readers, known, url_for, u, url_ctx_free);
     if (!f->reader) {
         rc = -ENOMEM;
@@ -258,6 +261,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
     rc = reader_probe(f->reader, &f->size, f->etag, sizeof(f->etag));
     if (rc)
         goto fail;
+    reader_modified(f->reader, f->modified, sizeof(f->modified));
     uint64_t size = f->size;
     bool older = files_add_version(c, f);
     /* The page cache outlives an open only with a strong validator that
@@ -265,19 +269,24 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
      * older version are open, this one reads around the cache (direct_io)
      * so no new page reaches them, and records no ETag, so the first open
      * after they are gone drops what they may have cached meanwhile. */
-    bool seen = catalog_object_seen(c->catalog, f->ino, size, older ? "" : f->etag);
+    char version[HTTP_ETAG_MAX + HTTP_MODIFIED_MAX + 2];
+    snprintf(version, sizeof(version), "%s\n%s", f->etag, f->modified);
+    bool seen = catalog_object_seen(c->catalog, f->ino, size, older ? "" : version);
     fi->keep_cache = seen && http_etag_strong(f->etag) && !older;
-    if (size != known || older) {
-        /* The kernel still holds the old size (or pages of the old version)
-         * for this inode: read around its page cache so every byte reaches
-         * the reader, and make it ask for the attributes (st_size) again. */
+    if (size != known || corrected || older) {
+        /* The kernel may still hold the listing's size (or pages of the old
+         * version) for this inode, until it is told otherwise: read around
+         * its page cache so every byte reaches the reader, and make it ask
+         * for the attributes (st_size) again. */
         fi->direct_io = 1;
         fi->keep_cache = 0;
-        /* Not with -s: invalidating waits for pages another request may
-         * hold locked, and that request would need this very thread. The
-         * attributes then refresh within attr_timeout anyway. */
+        /* With -s, not from here: invalidating waits for pages another
+         * request may hold locked, and that request would need this very
+         * thread. The invalidation thread does it instead. */
         if (!c->single_threaded)
             fuse_invalidate_path(fuse_get_context()->fuse, path);
+        else if (c->inval)
+            inval_queue(c->inval, path);
     }
     fi->fh = (uint64_t)(uintptr_t)f;
     stats_inc(STATS_OPEN_FILES);

@@ -178,13 +178,21 @@ static CURL *pool_borrow(struct http_pool *p, uint64_t deadline_ms, int *err)
     return h;
 }
 
-/* Keeping a handle after a failure is fine (curl drops dead connections);
- * only the per-request options are reset, the error buffer included. */
-static void pool_return(struct http_pool *p, CURL *h)
+/* Only the per-request options are reset, the error buffer included. After
+ * a failed transfer the handle goes, with its connection: a connection that
+ * broke mid-answer may still hold the rest of it, which the next request
+ * would read as its own answer ("Received HTTP/0.9"). */
+static void pool_return(struct http_pool *p, CURL *h, bool failed)
 {
-    curl_easy_reset(h);
+    if (failed)
+        curl_easy_cleanup(h);
+    else
+        curl_easy_reset(h);
     pthread_mutex_lock(&p->lock);
-    p->idle[p->n_idle++] = h;
+    if (failed)
+        p->n_total--;
+    else
+        p->idle[p->n_idle++] = h;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
 }
@@ -196,7 +204,7 @@ static void pool_return(struct http_pool *p, CURL *h)
  * it at least once a second, even while nothing arrives. */
 struct guard {
     bool slow; /* stopped for moving too few bytes */
-    unsigned timeout_ms;
+    uint64_t timeout_ms;
     unsigned min_rate;  /* bytes/s over each window, 0 = no minimum */
     uint64_t last_ms;   /* when bytes last moved */
     curl_off_t seen;    /* bytes moved so far */
@@ -246,7 +254,7 @@ static int guard_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 static int setup_common(struct http_pool *p, CURL *h, const char *url, struct guard *g,
                         char *errbuf)
 {
-    g->timeout_ms = p->timeout_s * 1000u;
+    g->timeout_ms = p->timeout_s * 1000ull;
     g->last_ms = retry_now_ms();
     errbuf[0] = '\0';
     CURLcode pc, rc;
@@ -313,7 +321,9 @@ static int transfer_errno(CURLcode c, const struct guard *g, const char *errbuf,
     case CURLE_OUT_OF_MEMORY:
         return -ENOMEM;
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return -EPROTONOSUPPORT;
+        /* Garbage where an answer should start (the rest of an earlier
+         * answer on a reused connection) is a glitch, not a protocol. */
+        return strstr(text, "HTTP/0.9") ? -EAGAIN : -EPROTONOSUPPORT;
     case CURLE_URL_MALFORMAT:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -450,6 +460,7 @@ int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t le
     if (c.verdict == 0) {
         rc = range_result(&c, cc, &g, errbuf, deadline_ms, got);
         memcpy(obj->etag, c.ans.etag, sizeof(obj->etag));
+        memcpy(obj->modified, c.ans.modified, sizeof(obj->modified));
         obj->total = c.plan.total;
         obj->total_src = c.plan.total_src;
     } else if (c.verdict == -EPROTO) {
@@ -470,7 +481,7 @@ int http_get_range(struct http_pool *p, const char *url, uint64_t off, size_t le
 out:
     if (rc)
         range_log(url, off, len, rc);
-    pool_return(p, h);
+    pool_return(p, h, rc != 0 && rc != -EACCES && rc != -ENOENT && rc != -ERANGE);
     return rc;
 }
 
@@ -533,7 +544,7 @@ int http_post(struct http_pool *p, const char *url, const char *content_type, co
     }
 out:
     curl_slist_free_all(hdrs);
-    pool_return(p, h);
+    pool_return(p, h, rc != 0);
     return rc;
 }
 

@@ -8,10 +8,13 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-enum { F_NONE, F_RANGE, F_LENGTH, F_ETAG, F_OTHER };
+#include <openssl/sha.h>
+
+enum { F_NONE, F_RANGE, F_LENGTH, F_ETAG, F_MODIFIED, F_OTHER };
 
 #define MAX_DIGITS 19 /* INT64_MAX has 19 digits */
 
@@ -100,19 +103,44 @@ int http_parse_content_length(const char *v, size_t n, uint64_t *out)
     return 0;
 }
 
-int http_parse_etag(const char *v, size_t n, char *out)
+/* A validator's value into out (max bytes): verbatim when it fits, else
+ * prefix, "#" and the value's SHA-256 in hex (which always fits). */
+static int validator(const char *v, size_t n, bool spaces, const char *prefix, char *out,
+                     size_t max)
 {
     trim(&v, &n);
-    if (n == 0 || n >= HTTP_ETAG_MAX)
+    if (n == 0)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (c <= 0x20 || c == 0x7f)
+        if (c < 0x20 || c == 0x7f || (c == 0x20 && !spaces))
             return -EINVAL;
     }
-    memcpy(out, v, n);
-    out[n] = '\0';
+    if (n < max) {
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return 0;
+    }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)v, n, md);
+    size_t k = (size_t)snprintf(out, max, "%s#", prefix);
+    for (size_t i = 0; i < sizeof(md) && k + 2 < max; i++, k += 2)
+        snprintf(out + k, max - k, "%02x", md[i]);
     return 0;
+}
+
+int http_parse_etag(const char *v, size_t n, char *out)
+{
+    const char *t = v;
+    size_t tn = n;
+    trim(&t, &tn);
+    bool weak = tn >= 2 && strncmp(t, "W/", 2) == 0;
+    return validator(v, n, false, weak ? "W/" : "", out, HTTP_ETAG_MAX);
+}
+
+int http_parse_modified(const char *v, size_t n, char *out)
+{
+    return validator(v, n, true, "", out, HTTP_MODIFIED_MAX);
 }
 
 int http_parse_status_line(const char *line, size_t n, long *status)
@@ -182,6 +210,9 @@ static void folded(struct http_answer *a)
     else if (a->last == F_ETAG) {
         a->etag_bad = true;
         a->etag[0] = '\0';
+    } else if (a->last == F_MODIFIED) {
+        a->modified_bad = true;
+        a->modified[0] = '\0';
     }
 }
 
@@ -214,6 +245,18 @@ static void on_etag(struct http_answer *a, const char *v, size_t n)
         return;
     }
     memcpy(a->etag, tag, sizeof(tag));
+}
+
+static void on_modified(struct http_answer *a, const char *v, size_t n)
+{
+    char m[HTTP_MODIFIED_MAX];
+    if (a->modified_bad || http_parse_modified(v, n, m) != 0 ||
+        (a->modified[0] && strcmp(a->modified, m))) {
+        a->modified_bad = true;
+        a->modified[0] = '\0';
+        return;
+    }
+    memcpy(a->modified, m, sizeof(m));
 }
 
 static void on_encoding(struct http_answer *a, const char *v, size_t n)
@@ -255,6 +298,9 @@ int http_answer_line(struct http_answer *a, const char *line, size_t n)
     } else if (name == 4 && strncasecmp(line, "ETag", 4) == 0) {
         a->last = F_ETAG;
         on_etag(a, val, vn);
+    } else if (name == 13 && strncasecmp(line, "Last-Modified", 13) == 0) {
+        a->last = F_MODIFIED;
+        on_modified(a, val, vn);
     } else if (name == 16 && strncasecmp(line, "Content-Encoding", 16) == 0) {
         on_encoding(a, val, vn);
     }

@@ -43,6 +43,8 @@
 
 #define DEFAULT_API_URL "https://api.dezai.com/"
 #define DEFAULT_TIMEOUT 30
+#define MAX_TIMEOUT     86400 /* seconds */
+#define MAX_RETRIES     100
 #define DEFAULT_RETRIES 5
 
 struct options {
@@ -465,6 +467,14 @@ static int load_keys(struct app *a)
     if (o->retries == UINT_MAX)
         o->retries =
             a->cred.max_retry_times >= 0 ? (unsigned)a->cred.max_retry_times : DEFAULT_RETRIES;
+    /* Bounded so that no product of them (deadlines in ms) can wrap. */
+    if (o->timeout == 0 || o->timeout > MAX_TIMEOUT || o->retries > MAX_RETRIES) {
+        fprintf(
+            stderr,
+            "umongofs: bad option value: timeout must be 1..%d (is %u), retries 0..%d (is %u)\n",
+            MAX_TIMEOUT, o->timeout, MAX_RETRIES, o->retries);
+        return -1;
+    }
     a->api_url = strdup(o->api_url        ? o->api_url
                         : a->cred.api_url ? a->cred.api_url
                                           : DEFAULT_API_URL);

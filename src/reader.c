@@ -572,3 +572,11 @@ int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len)
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
+
+void reader_modified(struct reader *r, char *out, size_t n)
+{
+    struct reader_pool *p = r->pool;
+    pthread_mutex_lock(&p->lock);
+    snprintf(out, n, "%s", r->modified);
+    pthread_mutex_unlock(&p->lock);
+}

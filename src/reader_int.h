@@ -63,7 +63,9 @@ struct reader {
     bool stale;       /* the object changed: every read fails */
     bool total_known; /* the store said the length */
     uint64_t total;
-    char etag[HTTP_ETAG_MAX]; /* the first answer's, "" if it had none */
+    char etag[HTTP_ETAG_MAX];         /* the first answer's, "" if it had none */
+    char modified[HTTP_MODIFIED_MAX]; /* its Last-Modified, "" if none */
+    bool answered;                    /* an answer (not a 416) was believed */
     struct slot *owned;       /* slots with this owner */
     unsigned n_owned;
     uint64_t seq_end; /* where the last read ended: the next sequential offset */

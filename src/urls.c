@@ -13,6 +13,10 @@
 
 #define URLS_MAX 4096 /* cached entries; the oldest goes first */
 
+/* The longest download URL taken: a presigned URL is a few hundred bytes;
+ * the cache holds URLS_MAX of them, so their size must be bounded. */
+#define URLS_MAX_LEN 8192
+
 /* How long a refusal (the provider will not hand out this object) is
  * remembered: retries of the same open within it cost no API call. */
 #define URLS_REFUSAL_TTL 300
@@ -144,6 +148,10 @@ static int describe(struct urls *u, const struct cat_object *o, char **url)
         (strncmp(a->valuestring, "http://", 7) != 0 &&
          strncmp(a->valuestring, "https://", 8) != 0)) {
         log_err("DescribeUMongoDBBackupURL: answer has no usable %s", field);
+        rc = -EIO;
+    } else if (strlen(a->valuestring) > URLS_MAX_LEN) {
+        log_err("DescribeUMongoDBBackupURL: %s is %zu bytes long, more than %d: refused", field,
+                strlen(a->valuestring), URLS_MAX_LEN);
         rc = -EIO;
     } else {
         *url = strdup(a->valuestring);

@@ -298,6 +298,10 @@ def test_hostile_text_cannot_forge_log_lines(emulator_factory, mount_factory):
     "readahead=2G",
     "cache_size=1M",                # below block_size
     "max_threads=0",
+    "timeout=4294968",              # x 1000 ms wrapped to 704 ms
+    "timeout=86401",
+    "timeout=0",
+    "retries=101",
 ])
 def test_size_options_out_of_range_are_refused(emu, tmp_path, opt):
     require_fuse()

@@ -8,6 +8,8 @@ import random
 import subprocess
 import threading
 
+import pytest
+
 from treewalk import expected_objects, object_key, refused_keys, sha256_file, walk
 
 MiB = 1 << 20
@@ -58,6 +60,31 @@ def test_wrong_size_file_whole_read_via_cat(demo_mount, emu):
                              check=True, timeout=30).stdout
         assert len(out) == os.stat(os.path.join(d, name)).st_size, name
         assert len(out) > 0, name
+
+
+@pytest.mark.parametrize("opts", [(), ("-s",)], ids=["threads", "single-threaded"])
+def test_wrong_size_file_read_twice_is_whole_both_times(emu, mount_factory, opts):
+    """The first open learns the store's length; the next open, a moment
+    later, must not be cut at the listing's length the kernel may still
+    hold (with -s too, where the open cannot tell the kernel itself)."""
+    m = mount_factory(emu, *opts)
+    d = m.p("cn-bj2", "inventory")
+    refused = refused_keys(emu.world)
+    names = [n for n in sorted(os.listdir(d))
+             if ("b", os.getxattr(os.path.join(d, n), "user.umongofs.backup_id").decode())
+             not in refused]
+    assert names
+    for name in names:
+        p = os.path.join(d, name)
+        bid = os.getxattr(p, "user.umongofs.backup_id").decode()
+        cluster = os.getxattr(d, "user.umongofs.cluster_id").decode()
+        with open(emu.object_path(cluster, bid), "rb") as f:
+            want = f.read()
+        for attempt in (1, 2, 3):
+            out = subprocess.run(["cat", p], stdout=subprocess.PIPE, check=True,
+                                 timeout=30).stdout
+            assert out == want, "%s, read %d: %d bytes of %d" % (name, attempt, len(out),
+                                                                  len(want))
 
 
 BIG = 20 * MiB + 12345

@@ -565,6 +565,13 @@ static void test_no_etag_store(void **state)
     assert_string_equal(etag, "");
     expect_bytes(r, f, 0, (size_t)f->size);
     reader_close(&r);
+    /* An ETag where the object had none is another object (a redirect to
+     * another server, a replacement): never mixed in. */
+    r = open_reader(p, 0);
+    assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
+    FAKE(f, f->no_etag = false);
+    assert_int_equal(read_at(r, 2 * BS, 10), -EIO);
+    reader_close(&r);
     reader_pool_free(&p);
     fake_free(f);
 }

@@ -32,6 +32,7 @@ enum answer {
     BUSY,       /* RetCode 150: transient */
     NO_ADDRESS, /* RetCode 0 but no InternetAddress */
     FTP,        /* an address that is not http(s) */
+    LONG,       /* an address of 9,000 bytes */
 };
 
 static struct {
@@ -73,6 +74,19 @@ static int read_request(int fd, char *req, size_t cap, const char **body)
 static void answer(int fd, int n)
 {
     char json[512], out[1024];
+    if (atomic_load(&api.answer) == LONG) {
+        static char big[10000];
+        int k =
+            snprintf(big, sizeof(big), "{\"RetCode\":0,\"InternetAddress\":\"http://127.0.0.1:9/");
+        memset(big + k, 'a', 9000);
+        k += 9000;
+        k += snprintf(big + k, sizeof(big) - (size_t)k, "\"}");
+        int h = snprintf(out, sizeof(out),
+                         "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", k);
+        loopback_send_all(fd, out, (size_t)h);
+        loopback_send_all(fd, big, (size_t)k);
+        return;
+    }
     switch ((enum answer)atomic_load(&api.answer)) {
     case GOOD:
         snprintf(json, sizeof(json),
@@ -92,6 +106,8 @@ static void answer(int fd, int n)
         break;
     case FTP:
         snprintf(json, sizeof(json), "{\"RetCode\":0,\"InternetAddress\":\"ftp://127.0.0.1/x\"}");
+        break;
+    case LONG:
         break;
     }
     int k = snprintf(out, sizeof(out),
@@ -418,9 +434,12 @@ static void test_malformed_answers(void **state)
     atomic_store(&api.answer, FTP);
     assert_int_equal(urls_get(f->urls, &o, NULL, &u), -EIO);
     assert_null(u);
+    atomic_store(&api.answer, LONG); /* the cache holds thousands: bounded */
+    assert_int_equal(urls_get(f->urls, &o, NULL, &u), -EIO);
+    assert_null(u);
     atomic_store(&api.answer, GOOD);
     assert_int_equal(urls_get(f->urls, &o, NULL, &u), 0);
-    assert_string_equal(u, "http://127.0.0.1:9/internet?n=3");
+    assert_string_equal(u, "http://127.0.0.1:9/internet?n=4");
     free(u);
 }
 
