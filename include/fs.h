@@ -33,9 +33,13 @@
  * worker limit is set above what reads can take: all FS_MAX_BACKGROUND
  * background reads, plus FS_SPARE_WORKERS for the requests the kernel does
  * not count as background (metadata, open, release, and the synchronous
- * single-page read it retries after a failed readahead). Idle workers cost
- * a stack and a buffer each, mostly untouched memory. */
-#define FS_SPARE_WORKERS 64
+ * single-page read it retries after a failed readahead). Opens wait on the
+ * store too (their probe), and direct reads (O_DIRECT) are not background
+ * requests: the kernel caps neither, so the spare workers are many (150
+ * opens stuck on a dead store held every one of 128 workers and `getfattr`
+ * waited 10 s). Workers are started on demand; an idle one costs a stack
+ * and a buffer, mostly untouched memory. */
+#define FS_SPARE_WORKERS 448
 #define FS_WORKERS       (FS_MAX_BACKGROUND + FS_SPARE_WORKERS)
 
 struct fs_ctx {

@@ -500,3 +500,52 @@ def test_stale_listings_are_served_quickly_when_the_api_is_down(emulator_factory
     assert st.st_size == 1000
     assert took < 2.0, "stat took %.1fs with stale listings and a dead API" % took
     assert emu.stats()["api_total"] <= 4, emu.stats()["api"]
+
+
+def test_metadata_answers_while_many_opens_are_stuck(emulator_factory, mount_factory):
+    # Opens are not background requests: the kernel does not cap them, and
+    # each one waiting on the store (its probe) holds a worker. 150 of them
+    # on a store that never sends a byte must still leave workers for
+    # metadata.
+    emu = emulator_factory(_world(size=MiB, n=2))
+    m = mount_factory(emu, "timeout=30", "retries=0",
+                      expect_errors=[r"giving up|deadline|cancel"])
+    d = m.p("cn-bj2", "f")
+    f0, f1 = os.path.join(d, "obj-0.bin"), os.path.join(d, "obj-1.bin")
+    assert sorted(os.listdir(d)) == ["obj-0.bin", "obj-1.bin"]
+    emu.reset()
+    emu.config(store_stall={"after_bytes": 0, "count": 100000, "seconds": 120})
+    results = []
+
+    def opener():
+        try:
+            os.close(os.open(f0, os.O_RDONLY))
+            results.append("opened")
+        except OSError as e:
+            results.append(e.errno)
+
+    threads = [threading.Thread(target=opener) for _ in range(150)]
+    try:
+        for t in threads:
+            t.start()
+        def workers():
+            with open("/proc/%d/status" % m.pid) as f:
+                return int(next(ln for ln in f if ln.startswith("Threads:")).split()[1])
+
+        deadline = time.monotonic() + 20
+        while workers() < 150 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print("daemon threads: %d, store requests waiting: %d" % (
+            workers(), emu.stats()["store"]["requests"]))
+        t0 = time.monotonic()
+        x = os.getxattr(f1, "user.umongofs.backup_id")
+        took = time.monotonic() - t0
+        print("getxattr with 150 opens stuck: %.2fs" % took)
+        assert x and took < 3, "metadata waited %.1fs behind stuck opens" % took
+    finally:
+        m.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(30)
+        m.wait_exit(30)
+        emu.config(store_stall=None)
+    assert not any(t.is_alive() for t in threads)
