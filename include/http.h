@@ -36,7 +36,7 @@ struct http_pool;
 #define HTTP_MIN_RATE 4096
 
 /* Bytes curl reads from the socket at a time on the data path. */
-#define HTTP_RECV_BUFFER (512L << 10)
+#define HTTP_RECV_BUFFER (256L << 10)
 
 struct http_opts {
     unsigned timeout_s;         /* a transfer making no progress for this long fails */
