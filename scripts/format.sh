@@ -2,7 +2,7 @@
 # Applies .clang-format to every C source and header; --check only reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=(src/*.c include/*.h tests/unit/*.c)
+files=(src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h)
 if [ "${1:-}" = "--check" ]; then
     clang-format --dry-run --Werror "${files[@]}"
 else

@@ -66,7 +66,7 @@ struct reader {
     char etag[HTTP_ETAG_MAX];         /* the first answer's, "" if it had none */
     char modified[HTTP_MODIFIED_MAX]; /* its Last-Modified, "" if none */
     bool answered;                    /* an answer (not a 416) was believed */
-    struct slot *owned;       /* slots with this owner */
+    struct slot *owned;               /* slots with this owner */
     unsigned n_owned;
     uint64_t seq_end; /* where the last read ended: the next sequential offset */
     uint64_t seq_run; /* bytes read in the current sequential run */

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procstat.h"
 #include "catalog.h"
 #include "log.h"
 
@@ -55,21 +56,6 @@ static int src_call(void *ctx, const char *action, const struct api_param *p, si
     } else
         *out = parse("{\"RetCode\":0}");
     return 0;
-}
-
-/* VmRSS or VmHWM in KiB. */
-static long status_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t flen = strlen(field);
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-            v = strtol(line + flen + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
 }
 
 static void reset_hwm(void)
@@ -141,24 +127,24 @@ static void bench_mem(size_t n)
     struct catalog *c = catalog_new(&o);
     catalog_readdir(c, "/cn-bj2", count_fill, &(size_t){0});
     malloc_trim(0);
-    long rss0 = status_kb("VmRSS");
+    long rss0 = procstat_kb("VmRSS");
     size_t heap0 = heap_used();
 
     char *text = listing_text(n, 0);
     s.backups = parse(text);
     size_t text_len = strlen(text);
     free(text);
-    long rss_tree = status_kb("VmRSS");
+    long rss_tree = procstat_kb("VmRSS");
     size_t heap_tree = heap_used();
     reset_hwm();
 
     double t0 = now_s();
     size_t got = ls(c);
     double took = now_s() - t0;
-    long hwm = status_kb("VmHWM");
+    long hwm = procstat_kb("VmHWM");
     size_t heap1 = heap_used();
     malloc_trim(0);
-    long rss1 = status_kb("VmRSS");
+    long rss1 = procstat_kb("VmRSS");
     printf("entries %zu (listed %zu), JSON text %.1f MB\n", n, got, text_len / 1e6);
     printf("cJSON tree handed over: %.1f MB heap (%.0f B/entry), RSS %+.1f MB\n",
            (heap_tree - heap0) / 1e6, (double)(heap_tree - heap0) / n, (rss_tree - rss0) / 1e3);
@@ -196,7 +182,7 @@ static void bench_churn(size_t n, unsigned k)
         catalog_counts(c, &cc);
         printf("refresh %u, all ids new: %.2f s; nodes %zu (gone kept %zu); heap %.1f MB, RSS "
                "%.1f MB\n",
-               g, took, cc.nodes, cc.gone, heap_used() / 1e6, status_kb("VmRSS") / 1e3);
+               g, took, cc.nodes, cc.gone, heap_used() / 1e6, procstat_kb("VmRSS") / 1e3);
         fflush(stdout);
     }
     t0 = now_s();

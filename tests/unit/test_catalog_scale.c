@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procstat.h"
 #include "catalog.h"
 #include "log.h"
 #include "tree.h"
@@ -283,20 +284,6 @@ static void test_gone_nodes_expire(void **state)
 
 /* ---- memory: measured in a child, so other tests' heap does not count ---- */
 
-static long status_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t flen = strlen(field);
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-            v = strtol(line + flen + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 struct mem_figures {
     double tree_per_entry; /* the answer's cJSON tree, bytes (the API client's) */
     double peak_per_entry; /* peak RSS over the start while listing, bytes */
@@ -317,7 +304,7 @@ static struct mem_figures measure_listing(size_t n)
     s.backups = listing_text(n, 0);
     malloc_trim(0);
     struct mallinfo2 mi0 = mallinfo2();
-    long rss0 = status_kb("VmRSS");
+    long rss0 = procstat_kb("VmRSS");
     /* Reset the peak: the JSON text above is the test's, not the catalog's. */
     int fd = open("/proc/self/clear_refs", O_WRONLY);
     if (fd < 0 || write(fd, "5", 1) != 1)
@@ -325,8 +312,8 @@ static struct mem_figures measure_listing(size_t n)
     close(fd);
     k = 0;
     catalog_readdir(c, CLUSTER, count_fill, &k);
-    long hwm = status_kb("VmHWM");
-    long rss1 = status_kb("VmRSS");
+    long hwm = procstat_kb("VmHWM");
+    long rss1 = procstat_kb("VmRSS");
     struct mallinfo2 mi1 = mallinfo2();
     /* The tree the source built: what one more parse costs. */
     cJSON *j = cJSON_Parse(s.backups);
