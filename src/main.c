@@ -618,6 +618,8 @@ static int run_loop(struct app *a)
     /* Unmounted (by a signal or by fusermount3 -u): end the transfers and
      * background refreshes still under way rather than wait out a timeout. */
     retry_abort_all();
+    /* No more kernel notifications: the session's device is closed next. */
+    inval_stop(a->inval);
     fuse_remove_signal_handlers(fuse_get_session(a->fuse));
     /* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: those
      * end the loop on purpose, a clean exit. Negative is a real failure. */
