@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "procstat.h"
+#include "synth.h"
 #include "catalog.h"
 #include "log.h"
 
@@ -81,25 +82,11 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The JSON text of n backups shaped like make_world.py's --bench --many. */
 static char *listing_text(size_t n, unsigned gen)
 {
-    size_t cap = 64 + n * 400, len = 0;
-    char *t = malloc(cap);
+    char *t = synth_listing(n, gen, "bk-list-", true);
     if (!t)
         exit(1);
-    len +=
-        (size_t)snprintf(t + len, cap - len, "{\"RetCode\":0,\"TotalCount\":%zu,\"DataSet\":[", n);
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(
-            t + len, cap - len,
-            "%s{\"BackupId\":\"bk-list-%u-%07zu\",\"BackupName\":\"listing-%07zu.tar.gz\","
-            "\"ClusterId\":\"udb-listing01\",\"Zone\":\"cn-bj2-02\",\"State\":\"Success\","
-            "\"BackupSize\":%zu,\"BackupType\":\"auto\",\"StartTime\":%zu,\"EndTime\":%zu,"
-            "\"DiskSize\":%zu}",
-            i ? "," : "", gen, i, i, 2000 + i, 1790000000 + i * 600, 1790000720 + i * 600,
-            10000 + i * 5);
-    snprintf(t + len, cap - len, "]}");
     return t;
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "procstat.h"
+#include "synth.h"
 #include "catalog.h"
 #include "log.h"
 #include "tree.h"
@@ -59,24 +60,10 @@ static int src_call(void *ctx, const char *action, const struct api_param *p, si
     return *out ? 0 : -ENOMEM;
 }
 
-/* The JSON text of n backups "listing-<i>.tar.gz", ids "bk-<gen>-<i>"
- * (shaped like make_world.py --bench --many). */
 static char *listing_text(size_t n, unsigned gen)
 {
-    size_t cap = 64 + n * 400, len = 0;
-    char *t = malloc(cap);
+    char *t = synth_listing(n, gen, "bk-", false);
     assert_non_null(t);
-    len += (size_t)snprintf(t + len, cap - len, "{\"RetCode\":0,\"DataSet\":[");
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(
-            t + len, cap - len,
-            "%s{\"BackupId\":\"bk-%u-%07zu\",\"BackupName\":\"listing-%07zu.tar.gz\","
-            "\"ClusterId\":\"udb-listing01\",\"Zone\":\"cn-bj2-02\",\"State\":\"Success\","
-            "\"BackupSize\":%zu,\"BackupType\":\"auto\",\"StartTime\":%zu,\"EndTime\":%zu,"
-            "\"DiskSize\":%zu}",
-            i ? "," : "", gen, i, i, 2000 + i, 1790000000 + i * 600, 1790000720 + i * 600,
-            10000 + i * 5);
-    snprintf(t + len, cap - len, "]}");
     return t;
 }
 
