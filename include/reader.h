@@ -41,6 +41,8 @@
 
 #include "http.h"
 
+struct diskcache;
+
 /* Fills *url (malloc'd) for this file; stale is the URL just refused, or NULL. */
 typedef int (*reader_url_fn)(void *ctx, const char *stale, char **url);
 
@@ -66,6 +68,7 @@ struct reader_pool_opts {
     unsigned timeout_s;        /* the http timeout, for a read's deadline (0 = 30) */
     unsigned backoff_ms;       /* base of the backoff (0 = RETRY_BASE_MS; tests shorten it) */
     size_t cache_bytes;        /* every block buffer of every reader, reads included */
+    struct diskcache *disk;    /* blocks kept on disk (cache_dir=), NULL: none */
 };
 
 /* Starts the workers. Call after daemonizing (threads do not survive fork). */
@@ -84,6 +87,19 @@ struct reader *reader_open(struct reader_pool *p, uint64_t size_hint, reader_url
  * block). 0 with *size and etag (NUL-terminated, "" if none) set, or a
  * negative errno. */
 int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len);
+
+/* Names the object for the disk cache (its blocks are kept on disk only
+ * with a name): the backup's or package's id, unique within the provider.
+ * Call before the first read. */
+void reader_set_cache_id(struct reader *r, const char *id);
+
+/* Answers a read from the disk cache through a file descriptor when the
+ * bytes at off are all in one block on disk: the byte count (the object may
+ * end sooner than size) with *fd open (the caller closes it once the bytes
+ * were sent) and *pos their offset in it; 0 when the read must go through
+ * reader_read. The bytes were checked, and stay as checked while *fd is
+ * open. */
+ssize_t reader_read_fd(struct reader *r, size_t size, uint64_t off, int *fd, off_t *pos);
 
 /* Reads up to size bytes at off; returns bytes read (0 at the end) or -errno.
  * Never fewer bytes than asked for because of a failure: fewer only at the

@@ -3,7 +3,7 @@
  * What an admin asks of a running mount: API calls by action and by
  * RetCode, download URL renewals, range requests to the object store, bytes
  * from the store and bytes served to readers, retries, block cache hits,
- * errors by kind, open files and block memory in use. Shown as JSON by the
+ * errors by kind, open files, block memory in use and the disk cache. Shown as JSON by the
  * mount root's user.umongofs.stats attribute (fs.c) and logged on SIGUSR1.
  *
  * A leaf: every module may count, from any thread, at any time (also
@@ -26,6 +26,15 @@ enum stats_counter {
     STATS_CACHE_HITS,     /* reads of a block already in memory (read before or prefetched) */
     STATS_OPEN_FILES,     /* gauge: files open now */
     STATS_BLOCK_MEMORY,   /* gauge: bytes of block buffers mapped now */
+    /* The disk cache (cache_dir=), shown as the object "disk_cache": */
+    STATS_DISK_HITS,         /* reads answered from a block on disk */
+    STATS_DISK_BYTES,        /* bytes those reads took from disk */
+    STATS_DISK_STORED,       /* blocks written to disk */
+    STATS_DISK_STORED_BYTES, /* bytes of those blocks */
+    STATS_DISK_EVICTED,      /* blocks deleted to stay within cache_max */
+    STATS_DISK_DROPPED,      /* blocks found bad (deleted) or gone when read */
+    STATS_DISK_SIZE,         /* gauge: bytes of block files now */
+    STATS_DISK_MAX,          /* gauge: cache_max (0: no disk cache) */
     STATS_N_COUNTERS
 };
 

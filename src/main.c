@@ -29,6 +29,7 @@
 #include "api.h"
 #include "catalog.h"
 #include "config.h"
+#include "diskcache.h"
 #include "fs.h"
 #include "inval.h"
 #include "http.h"
@@ -57,6 +58,8 @@ struct options {
     char *block_size;
     char *readahead;
     char *cache_size;
+    char *cache_dir;
+    char *cache_max;
     char *logfile;
     int intranet;
     int show_all;
@@ -103,6 +106,8 @@ static const struct fuse_opt opt_spec[] = {
     OPT("gid=%u", gid),
     OPT("umask=%o", umask),
     OPT("cache_size=%s", cache_size),
+    OPT("cache_dir=%s", cache_dir),
+    OPT("cache_max=%s", cache_max),
     OPT("logfile=%s", logfile),
     FUSE_OPT_END,
 };
@@ -165,6 +170,9 @@ static void usage(const char *prog)
            "                           at most 1G)\n"
            "    -o cache_size=SIZE     memory for downloaded blocks, all files together, reads\n"
            "                           included (default 256M, at most 16G)\n"
+           "    -o cache_dir=DIR       keep downloaded blocks on disk in DIR, checked on every\n"
+           "                           read, for later reads and mounts (default: none)\n"
+           "    -o cache_max=SIZE      most disk space for cache_dir (default 10G)\n"
            "    -o logfile=FILE        append the log to FILE, created mode 600 (default:\n"
            "                           syslog in the background, stderr with -f)\n"
            "    -o max_threads=N       FUSE worker threads (default %u: enough that stuck reads\n"
@@ -270,7 +278,8 @@ struct app {
     char label[64]; /* what findmnt shows after "umongofs:": the profile */
     char *api_url;  /* a copy: cred is wiped before the mount, and it is logged after */
     char **regions;
-    uint64_t block, ahead, cache;
+    uint64_t block, ahead, cache, disk_max;
+    struct diskcache *disk; /* cache_dir=; NULL: none */
     struct api_client *api;
     struct catalog *cat;
     struct inval *inval; /* what the catalog changed, for the kernel's caches */
@@ -366,15 +375,20 @@ static int check_values(struct app *a)
     a->block = 4u << 20;
     a->ahead = 64u << 20;
     a->cache = 256u << 20;
+    a->disk_max = UINT64_C(10) << 30;
     if ((o->block_size && opts_parse_size(o->block_size, 64u << 20, &a->block) != 0) ||
         (o->readahead && opts_parse_size(o->readahead, 1u << 30, &a->ahead) != 0) ||
         (o->cache_size && opts_parse_size(o->cache_size, OPTS_SIZE_MAX, &a->cache) != 0) ||
-        a->block < (1u << 20) || a->ahead == 0 || a->cache < a->block || o->max_conns == 0 ||
-        o->max_conns > 64 || o->url_ttl == 0 || o->timeout == 0 || o->max_threads == 0 ||
+        (o->cache_max && opts_parse_size(o->cache_max, CACHE_MAX_MAX, &a->disk_max) != 0) ||
+        a->disk_max < 2 * a->block || a->block < (1u << 20) || a->ahead == 0 ||
+        a->cache < a->block || o->max_conns == 0 || o->max_conns > 64 || o->url_ttl == 0 ||
+        o->timeout == 0 || o->max_threads == 0 ||
         (o->max_threads != UINT_MAX && o->max_threads > 10000)) {
-        fprintf(stderr, "umongofs: bad option value: block_size must be 1M..64M, readahead "
-                        "1..1G, cache_size block_size..16G, max_conns 1..64, max_threads "
-                        "1..10000, url_ttl and timeout above 0\n");
+        fprintf(stderr,
+                "umongofs: bad option value: block_size must be 1M..64M, readahead "
+                "1..1G, cache_size block_size..16G, cache_max 2 x block_size..1P, max_conns "
+                "1..64, max_threads "
+                "1..10000, url_ttl and timeout above 0\n");
         return -1;
     }
     return 0;
@@ -405,6 +419,20 @@ static int setup_logging(struct app *a)
         return -1;
     }
     fuse_set_log_func(fuse_log_to_ours);
+    return 0;
+}
+
+/* cache_dir=: a cache that cannot be set up is off (diskcache.h), one in
+ * use by another mount or not the user's own refuses the mount. */
+static int open_disk_cache(struct app *a)
+{
+    char err[PATH_MAX + 200];
+    if (!a->o.cache_dir)
+        return 0;
+    if (diskcache_open(a->o.cache_dir, a->disk_max, &a->disk, err, sizeof(err)) != 0) {
+        fprintf(stderr, "umongofs: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -540,7 +568,8 @@ static int fill_fs_ctx(struct app *a)
                         .max_ahead = (unsigned)((a->ahead + a->block - 1) / a->block),
                         .retries = o->retries,
                         .timeout_s = o->timeout,
-                        .cache_bytes = (size_t)a->cache},
+                        .cache_bytes = (size_t)a->cache,
+                        .disk = a->disk},
         .uid = o->uid != UINT_MAX ? (uid_t)o->uid : getuid(),
         .gid = o->gid != UINT_MAX ? (gid_t)o->gid : getgid(),
         .umask = o->umask != UINT_MAX ? (mode_t)(o->umask & 0777) : 0,
@@ -561,6 +590,10 @@ static int mount_fs(struct app *a)
     snprintf(opts, sizeof(opts),
              "-oro,nosuid,nodev,default_permissions,fsname=umongofs:%s,subtype=umongofs", a->label);
     fuse_opt_add_arg(&a->args, opts);
+    if (a->disk) {
+        snprintf(opts, sizeof(opts), "-omax_read=%u", FS_SPLICE_READ_MAX);
+        fuse_opt_add_arg(&a->args, opts);
+    }
     a->fuse = fuse_new(&a->args, fs_operations(), sizeof(*fs_operations()), &a->fsc);
     if (!a->fuse || fuse_mount(a->fuse, a->cmd.mountpoint) != 0)
         return -1;
@@ -644,11 +677,13 @@ static void app_free(struct app *a)
     inval_free(&a->inval);
     api_free(&a->api);
     http_pool_free(&a->data_http);
+    diskcache_close(&a->disk); /* the readers are gone (fs_destroy) */
     config_credentials_clear(&a->cred);
     free(a->regions);
     free(a->api_url);
-    char *strings[] = {o->api_url, o->profile,    o->credentials, o->project_id, o->regions,
-                       o->cafile,  o->block_size, o->readahead,   o->cache_size, o->logfile};
+    char *strings[] = {o->api_url,    o->profile, o->credentials, o->project_id,
+                       o->regions,    o->cafile,  o->block_size,  o->readahead,
+                       o->cache_size, o->logfile, o->cache_dir,   o->cache_max};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(strings[i]);
     for (int i = 0; i < o->n_nonopt; i++)
@@ -658,9 +693,9 @@ static void app_free(struct app *a)
 int main(int argc, char *argv[])
 {
     static int (*const steps[])(struct app *) = {
-        limit_arenas,  protect_process,  parse_command_line, check_values,
-        setup_logging, check_mountpoint, load_keys,          connect_api,
-        fill_fs_ctx,   mount_fs,         go_background,      run_loop,
+        limit_arenas,     protect_process, parse_command_line, check_values, setup_logging,
+        check_mountpoint, open_disk_cache, load_keys,          connect_api,  fill_fs_ctx,
+        mount_fs,         go_background,   run_loop,
     };
     struct app a = {.args = FUSE_ARGS_INIT(argc, argv),
                     .o = {.url_ttl = 3600,

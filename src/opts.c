@@ -33,6 +33,10 @@ int opts_parse_size(const char *s, uint64_t max, uint64_t *out)
     case 'g':
         shift = 30;
         break;
+    case 'T':
+    case 't':
+        shift = 40;
+        break;
     default:
         break;
     }

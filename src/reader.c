@@ -59,6 +59,7 @@ static void reader_unref(struct reader *r)
     pthread_mutex_unlock(&p->lock);
     if (r->free_ctx)
         r->free_ctx(r->url_ctx);
+    free(r->cache_id);
     free(r);
     pthread_mutex_lock(&p->lock);
 }
@@ -111,12 +112,22 @@ static int load_here(struct reader *r, struct slot *s, uint64_t b, size_t from, 
 {
     struct reader_pool *p = r->pool;
     r->refs++;
+    /* A block on disk is read from there: to its end, unless the window
+     * grows down (it must then meet the bytes above exactly). */
+    bool on_disk = disk_has(r, b);
+    bool down = s->hi > s->lo && from < s->lo;
     pthread_mutex_unlock(&p->lock);
     size_t hi = from;
     bool end = false;
-    int rc = fetch_block(r, b, s->data, from, upto, &hi, &end, deadline_ms);
+    int rc = on_disk ? disk_load(r, b, s->data, from, upto, !down, &hi, &end) : -ENOENT;
+    if (rc == -ENOENT) {
+        on_disk = false;
+        rc = fetch_block(r, b, s->data, from, upto, &hi, &end, deadline_ms);
+    }
     pthread_mutex_lock(&p->lock);
     finish_slot(r, s, rc, from, hi, end);
+    if (rc == 0 && !on_disk)
+        disk_keep(r, s);
     reader_unref(r);
     return rc;
 }
@@ -135,13 +146,7 @@ static void run_job(struct reader_pool *p, struct job *j)
         blocks_release(s);
     } else if (mine) {
         s->queued = false;
-        uint64_t b = s->block, deadline = retry_now_ms() + p->read_ms;
-        pthread_mutex_unlock(&p->lock);
-        size_t hi = 0;
-        bool end = false;
-        int rc = fetch_block(r, b, s->data, 0, p->bs, &hi, &end, deadline);
-        pthread_mutex_lock(&p->lock);
-        finish_slot(r, s, rc, 0, hi, end);
+        load_here(r, s, s->block, 0, p->bs, retry_now_ms() + p->read_ms);
     }
     reader_unref(r);
 }
@@ -170,8 +175,8 @@ static void schedule(struct reader *r, uint64_t b)
 {
     struct reader_pool *p = r->pool;
     int err;
-    if (blocks_find(r, b))
-        return;
+    if (blocks_find(r, b) || disk_has(r, b))
+        return; /* in memory, or read from disk when needed */
     struct slot *s = blocks_claim(r, b, true, &err);
     if (!s)
         return;
@@ -208,6 +213,7 @@ struct reader_pool *reader_pool_new(const struct reader_pool_opts *o)
     pthread_cond_init(&p->slot_cond, &ca);
     pthread_condattr_destroy(&ca);
     p->store = o->store.get_range ? o->store : (struct reader_store){http_store_get, o->http};
+    p->disk = o->disk;
     p->bs = o->block_size ? o->block_size : (4u << 20);
     p->max_ahead = o->max_ahead;
     p->per_reader = o->max_ahead + 4;
@@ -504,6 +510,16 @@ static void track_sequence(struct reader *r, uint64_t off, size_t size)
     r->ahead = ahead > p->max_ahead ? p->max_ahead : ahead;
 }
 
+/* Fetches ahead of a sequential reader whose read ended in block last.
+ * Lock held. */
+static void prefetch_after(struct reader *r, uint64_t last)
+{
+    struct reader_pool *p = r->pool;
+    uint64_t end = r->total_known ? (r->total + p->bs - 1) / p->bs : UINT64_MAX;
+    for (uint64_t k = 1; k <= r->ahead && last + k < end; k++)
+        schedule(r, last + k);
+}
+
 static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off, bool probe)
 {
     struct reader_pool *p = r->pool;
@@ -540,11 +556,8 @@ static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off,
     }
     if (!probe)
         r->seq_end = off + done;
-    if (err == 0 && r->ahead && done > 0 && !probe) {
-        uint64_t end = r->total_known ? (r->total + p->bs - 1) / p->bs : UINT64_MAX;
-        for (uint64_t k = 1; k <= r->ahead && last + k < end; k++)
-            schedule(r, last + k);
-    }
+    if (err == 0 && done > 0 && !probe)
+        prefetch_after(r, last);
     pthread_mutex_unlock(&p->lock);
     if (err == -ETIMEDOUT)
         log_err("read at %" PRIu64 ": no block within the read's deadline", off);
@@ -556,6 +569,41 @@ static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off,
 ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
 {
     return read_impl(r, buf, size, off, false);
+}
+
+ssize_t reader_read_fd(struct reader *r, size_t size, uint64_t off, int *fd, off_t *pos)
+{
+    struct reader_pool *p = r->pool;
+    pthread_mutex_lock(&p->lock);
+    bool ready = size > 0 && disk_ready(r) && off < r->total;
+    size = ready && r->total - off < size ? (size_t)(r->total - off) : size;
+    uint64_t b = off / p->bs;
+    size_t from = (size_t)(off - b * p->bs);
+    /* One block only: a read across two goes through memory. */
+    ready = ready && from + size <= p->bs && disk_has(r, b);
+    struct dc_key key = r->key;
+    size_t len = ready ? disk_block_len(r, b) : 0;
+    pthread_mutex_unlock(&p->lock);
+    if (!ready || diskcache_open_span(p->disk, &key, b, len, from, from + size, fd, pos) != 0)
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    track_sequence(r, off, size);
+    r->seq_end = off + size;
+    prefetch_after(r, b);
+    pthread_mutex_unlock(&p->lock);
+    return (ssize_t)size;
+}
+
+void reader_set_cache_id(struct reader *r, const char *id)
+{
+    struct reader_pool *p = r->pool;
+    char *copy = strdup(id);
+    pthread_mutex_lock(&p->lock);
+    if (!r->cache_id)
+        r->cache_id = copy;
+    else
+        free(copy);
+    pthread_mutex_unlock(&p->lock);
 }
 
 int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len)

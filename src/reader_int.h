@@ -4,8 +4,9 @@
  * Locking: one mutex, pool->lock, guards every mutable field below (slots,
  * readers, the job queue); it is held only for bookkeeping and never while
  * calling the store, the url callback or free_ctx, or while copying a block
- * out (a pinned slot is safe without it). It is a leaf: nothing else is
- * locked while holding it. Atomics are for counters only.
+ * out (a pinned slot is safe without it). Lock order: pool->lock, then the
+ * disk cache's own (diskcache_has, a lookup); nothing else is locked while
+ * holding it. Atomics are for counters only.
  */
 #ifndef UMONGOFS_READER_INT_H
 #define UMONGOFS_READER_INT_H
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diskcache.h"
 #include "http.h"
 #include "reader.h"
 
@@ -71,6 +73,9 @@ struct reader {
     uint64_t seq_end; /* where the last read ended: the next sequential offset */
     uint64_t seq_run; /* bytes read in the current sequential run */
     unsigned ahead;   /* current prefetch distance, in blocks */
+    char *cache_id;   /* set before the first read, then immutable: the disk cache's name */
+    bool key_ready;   /* key is set (then immutable): blocks may live on disk */
+    struct dc_key key;
 };
 
 struct job {
@@ -97,6 +102,7 @@ struct reader_pool {
     pthread_t *threads;
     unsigned n_threads;
     struct reader_store store;
+    struct diskcache *disk; /* NULL: no disk cache */
     size_t bs;
     unsigned max_ahead;
     unsigned per_reader; /* most slots one reader may hold */
@@ -127,5 +133,20 @@ void blocks_trim(struct reader_pool *p);
  * 0 or a negative errno (-EIO, -ECANCELED, ...). */
 int fetch_block(struct reader *r, uint64_t b, char *dst, size_t from, size_t upto, size_t *hi,
                 bool *end, uint64_t deadline_ms);
+
+/* reader_disk.c: the disk cache under the readers (pool->disk NULL: none). */
+/* Whether r's blocks may be on disk (sets r->key then). Lock held. */
+bool disk_ready(struct reader *r);
+/* The length of block b of r (total known), 0 past the end. */
+size_t disk_block_len(const struct reader *r, uint64_t b);
+/* Whether block b of r is on disk. Lock held. */
+bool disk_has(struct reader *r, uint64_t b);
+/* Like fetch_block, from disk: [from, upto) of block b, or to the block's
+ * end when extend. 0, or -ENOENT: fetch it from the store. Lock not held. */
+int disk_load(struct reader *r, uint64_t b, char *dst, size_t from, size_t upto, bool extend,
+              size_t *hi, bool *end);
+/* Stores READY slot s on disk when it holds its whole block. Lock held
+ * (dropped meanwhile, s pinned). */
+void disk_keep(struct reader *r, struct slot *s);
 
 #endif

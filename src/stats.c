@@ -58,6 +58,14 @@ static const char *const counter_names[STATS_N_COUNTERS] = {
     [STATS_CACHE_HITS] = "cache_hits",
     [STATS_OPEN_FILES] = "open_files",
     [STATS_BLOCK_MEMORY] = "block_memory",
+    [STATS_DISK_HITS] = "hits",
+    [STATS_DISK_BYTES] = "bytes_read",
+    [STATS_DISK_STORED] = "stored",
+    [STATS_DISK_STORED_BYTES] = "bytes_stored",
+    [STATS_DISK_EVICTED] = "evicted",
+    [STATS_DISK_DROPPED] = "dropped",
+    [STATS_DISK_SIZE] = "size",
+    [STATS_DISK_MAX] = "max",
 };
 
 static struct {
@@ -232,9 +240,11 @@ char *stats_json(void)
         root && add_num(root, "uptime_s", started ? (double)((now_ms() - started) / 1000) : 0);
 
     ok = ok && add_api(root);
+    cJSON *disk = ok ? cJSON_AddObjectToObject(root, "disk_cache") : NULL;
+    ok = disk != NULL;
     for (size_t i = 0; ok && i < STATS_N_COUNTERS; i++) {
         long long v = atomic_load_explicit(&g.counters[i], memory_order_relaxed);
-        ok = add_num(root, counter_names[i], (double)(v < 0 ? 0 : v));
+        ok = add_num(i >= STATS_DISK_HITS ? disk : root, counter_names[i], (double)(v < 0 ? 0 : v));
     }
     cJSON *errors = ok ? cJSON_AddObjectToObject(root, "errors") : NULL;
     ok = errors != NULL;

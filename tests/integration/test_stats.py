@@ -18,7 +18,8 @@ SIZE = 6 * MiB + 777
 N = 3 * MiB + 5  # bytes read below
 
 COUNTERS = ["uptime_s", "api_calls", "url_renewals", "range_requests", "bytes_from_store",
-            "bytes_served", "retries", "cache_hits", "open_files", "block_memory", "errors"]
+            "bytes_served", "retries", "cache_hits", "open_files", "block_memory", "disk_cache",
+            "errors"]
 
 
 def _stats(m):

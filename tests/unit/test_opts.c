@@ -39,11 +39,15 @@ static void test_suffixes(void **state)
     expect_size("16G", OPTS_SIZE_MAX, OPTS_SIZE_MAX);
     expect_size("16384M", OPTS_SIZE_MAX, OPTS_SIZE_MAX);
     expect_size("17179869184", OPTS_SIZE_MAX, OPTS_SIZE_MAX);
+    expect_size("2T", UINT64_C(1) << 50, UINT64_C(2) << 40); /* cache_max */
+    expect_size("3t", UINT64_C(1) << 50, UINT64_C(3) << 40);
+    expect_fail("1T", OPTS_SIZE_MAX, -ERANGE);
+    expect_fail("16777217G", UINT64_C(1) << 44, -ERANGE); /* (2^24+1) G > 16T */
 }
 
 static void test_malformed(void **state)
 {
-    const char *bad[] = {"",    "M",     "-1",  "-1G", "+1M",  " 1M",  "1M ", "1 M", "1T",
+    const char *bad[] = {"",    "M",     "-1",  "-1G", "+1M",  " 1M",  "1M ", "1 M", "1P",
                          "1MM", "1MiBB", "1BB", "1iB", "0x10", "1.5M", "1e3", "2Mi"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_fail(bad[i], OPTS_SIZE_MAX, -EINVAL);

@@ -49,6 +49,10 @@ static void test_every_counter_is_there_at_zero(void **state)
                            "cache_hits",       "open_files",   "block_memory"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         assert_true(num(j, names[i]) == 0);
+    const char *disk[] = {"hits",    "bytes_read", "stored", "bytes_stored",
+                          "evicted", "dropped",    "size",   "max"};
+    for (size_t i = 0; i < sizeof(disk) / sizeof(disk[0]); i++)
+        assert_true(num(obj(j, "disk_cache"), disk[i]) == 0);
     const cJSON *api = obj(j, "api_calls");
     assert_true(num(api, "total") == 0);
     assert_true(num(api, "no_answer") == 0);

@@ -1,0 +1,756 @@
+/* diskcache: blocks of objects on local disk. See diskcache.h.
+ *
+ * A block file: the header (struct dc_head, one CRC32C per chunk, the
+ * header's own CRC32C, zeros up to hdr_size, a multiple of 4096 so the
+ * bytes can be mapped), then the block's len bytes. Values are in the
+ * host's byte order: a cache directory belongs to one machine.
+ */
+#include "diskcache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "log.h"
+#include "stats.h"
+
+#define DC_MAGIC          "UMGFSBK1"
+#define DC_VERSION        1u
+#define DC_NAME_MAX       96 /* "XX/" + 64 hex + "-" + 16 hex */
+#define DC_TOUCH_S        60 /* a block's mtime is refreshed at most this often */
+#define DC_WRITE_PAUSE_S  60 /* storing pauses this long after a failure */
+#define DC_BAD_LOGGED_MAX 10 /* bad blocks logged one by one, then counted only */
+
+struct dc_head {
+    char magic[8];
+    uint32_t version;
+    uint32_t hdr_size;
+    unsigned char key[32];
+    uint64_t block;
+    uint64_t len;
+    uint32_t chunk;
+    uint32_t nchunks;
+};
+
+/* One block file known to be on disk. */
+struct entry {
+    struct dc_key key;
+    uint64_t block;
+    uint64_t bytes;              /* the file's size */
+    time_t touched;              /* its mtime, as far as we set or saw it */
+    struct entry *hnext;         /* hash chain */
+    struct entry *newer, *older; /* LRU list */
+};
+
+struct diskcache {
+    char *dir;    /* immutable: for log lines */
+    int top_fd;   /* immutable: DIR */
+    int v1_fd;    /* immutable: DIR/v1 */
+    int lock_fd;  /* immutable: flock'ed for the process's lifetime */
+    uint64_t max; /* immutable */
+    pthread_mutex_t lock;
+    /* Guarded by lock: */
+    struct entry **buckets;
+    size_t n_buckets, n_entries;
+    struct entry *newest, *oldest;
+    uint64_t total; /* bytes of block files */
+    time_t writes_off_until;
+    bool write_warned;
+    unsigned bad_logged;
+    uint64_t tmp_seq;
+    bool counted; /* immutable after open: STATS_DISK_MAX holds max */
+};
+
+/* ---------- naming ---------- */
+
+static void hex(char *out, const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void block_name(char out[DC_NAME_MAX], const struct dc_key *k, uint64_t b)
+{
+    char kh[65];
+    hex(kh, k->b, 32);
+    snprintf(out, DC_NAME_MAX, "%.2s/%s-%016" PRIx64, kh, kh, b);
+}
+
+static int unhex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Parses "<64 hex>-<16 hex>" (a file in a subdirectory). */
+static bool parse_name(const char *name, struct dc_key *k, uint64_t *b)
+{
+    if (strlen(name) != 64 + 1 + 16 || name[64] != '-')
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = unhex(name[2 * i]), lo = unhex(name[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        k->b[i] = (unsigned char)(hi << 4 | lo);
+    }
+    uint64_t v = 0;
+    for (int i = 65; i < 81; i++) {
+        int d = unhex(name[i]);
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *b = v;
+    return true;
+}
+
+bool diskcache_key(struct dc_key *k, const char *id, const char *etag, uint64_t length,
+                   uint64_t block_size)
+{
+    /* Each part with its NUL, so no two lists of parts hash alike. */
+    static const char tag[] = "umongofs-block-v1";
+    char lens[48];
+    int nl = snprintf(lens, sizeof(lens), "%" PRIu64 "/%" PRIu64, length, block_size) + 1;
+    size_t ni = strlen(id) + 1, ne = strlen(etag) + 1, n = sizeof(tag) + ni + ne + (size_t)nl;
+    unsigned char *buf = malloc(n);
+    if (!buf)
+        return false;
+    memcpy(buf, tag, sizeof(tag));
+    memcpy(buf + sizeof(tag), id, ni);
+    memcpy(buf + sizeof(tag) + ni, etag, ne);
+    memcpy(buf + sizeof(tag) + ni + ne, lens, (size_t)nl);
+    SHA256(buf, n, k->b);
+    free(buf);
+    return true;
+}
+
+/* ---------- the index (lock held) ---------- */
+
+static size_t bucket_of(const struct diskcache *dc, const struct dc_key *k, uint64_t b)
+{
+    uint64_t h;
+    memcpy(&h, k->b, sizeof(h));
+    h ^= b * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 29)) & (dc->n_buckets - 1);
+}
+
+static struct entry *find(const struct diskcache *dc, const struct dc_key *k, uint64_t b)
+{
+    for (struct entry *e = dc->buckets[bucket_of(dc, k, b)]; e; e = e->hnext)
+        if (e->block == b && memcmp(e->key.b, k->b, 32) == 0)
+            return e;
+    return NULL;
+}
+
+static void lru_unlink(struct diskcache *dc, struct entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        dc->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        dc->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void lru_push_newest(struct diskcache *dc, struct entry *e)
+{
+    e->older = dc->newest;
+    e->newer = NULL;
+    if (dc->newest)
+        dc->newest->newer = e;
+    else
+        dc->oldest = e;
+    dc->newest = e;
+}
+
+static void grow_buckets(struct diskcache *dc)
+{
+    size_t n = dc->n_buckets * 2;
+    struct entry **nb = calloc(n, sizeof(*nb));
+    if (!nb)
+        return; /* longer chains, still right */
+    struct entry **old = dc->buckets;
+    size_t old_n = dc->n_buckets;
+    dc->buckets = nb;
+    dc->n_buckets = n;
+    for (size_t i = 0; i < old_n; i++)
+        for (struct entry *e = old[i], *nx; e; e = nx) {
+            nx = e->hnext;
+            size_t at = bucket_of(dc, &e->key, e->block);
+            e->hnext = nb[at];
+            nb[at] = e;
+        }
+    free(old);
+}
+
+/* Adds an entry as the newest (or the oldest, for the scan's order). */
+static struct entry *add(struct diskcache *dc, const struct dc_key *k, uint64_t b, uint64_t bytes,
+                         time_t touched)
+{
+    struct entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->key = *k;
+    e->block = b;
+    e->bytes = bytes;
+    e->touched = touched;
+    if (dc->n_entries >= dc->n_buckets * 2)
+        grow_buckets(dc);
+    size_t at = bucket_of(dc, k, b);
+    e->hnext = dc->buckets[at];
+    dc->buckets[at] = e;
+    dc->n_entries++;
+    lru_push_newest(dc, e);
+    dc->total += bytes;
+    stats_add(STATS_DISK_SIZE, (int64_t)bytes);
+    return e;
+}
+
+static void forget(struct diskcache *dc, struct entry *e)
+{
+    struct entry **pp = &dc->buckets[bucket_of(dc, &e->key, e->block)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(dc, e);
+    dc->n_entries--;
+    dc->total -= e->bytes;
+    stats_add(STATS_DISK_SIZE, -(int64_t)e->bytes);
+    free(e);
+}
+
+/* Deletes block e's file and forgets it. */
+static void delete_entry(struct diskcache *dc, struct entry *e)
+{
+    char name[DC_NAME_MAX];
+    block_name(name, &e->key, e->block);
+    unlinkat(dc->v1_fd, name, 0);
+    forget(dc, e);
+}
+
+/* Evicts the least recently used blocks until room more bytes fit. */
+static void make_room(struct diskcache *dc, uint64_t room)
+{
+    while (dc->oldest && dc->total + room > dc->max) {
+        delete_entry(dc, dc->oldest);
+        stats_inc(STATS_DISK_EVICTED);
+    }
+}
+
+/* ---------- block files ---------- */
+
+static size_t n_chunks(size_t len)
+{
+    return (len + DISKCACHE_CHUNK - 1) / DISKCACHE_CHUNK;
+}
+
+static size_t head_size(size_t len)
+{
+    size_t raw = sizeof(struct dc_head) + 4 * n_chunks(len) + 4;
+    return (raw + 4095) / 4096 * 4096;
+}
+
+static int pread_full(int fd, void *buf, size_t n, off_t at)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t got = pread(fd, p, n, at);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        p += got;
+        n -= (size_t)got;
+        at += got;
+    }
+    return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t n, off_t at)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t put = pwrite(fd, p, n, at);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put < 0)
+            return -errno;
+        p += put;
+        n -= (size_t)put;
+        at += put;
+    }
+    return 0;
+}
+
+/* Reads and checks the header of an open block file: the right key, index
+ * and length, an intact CRC, and a file exactly as long as it says. The
+ * chunk CRCs, malloc'd, or NULL (*bad set when the file is bad, rather than
+ * memory short). */
+static uint32_t *read_head(int fd, const struct dc_key *k, uint64_t b, size_t len, bool *bad)
+{
+    size_t hs = head_size(len), n = n_chunks(len);
+    *bad = false;
+    char *buf = malloc(hs);
+    if (!buf)
+        return NULL;
+    struct dc_head h;
+    struct stat st;
+    uint32_t stored, *crcs = NULL;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != hs + len || pread_full(fd, buf, hs, 0) != 0)
+        goto bad;
+    memcpy(&h, buf, sizeof(h));
+    if (memcmp(h.magic, DC_MAGIC, 8) != 0 || h.version != DC_VERSION || h.hdr_size != hs ||
+        memcmp(h.key, k->b, 32) != 0 || h.block != b || h.len != len ||
+        h.chunk != DISKCACHE_CHUNK || h.nchunks != n)
+        goto bad;
+    size_t covered = sizeof(h) + 4 * n;
+    memcpy(&stored, buf + covered, 4);
+    if (crc32c(0, buf, covered) != stored)
+        goto bad;
+    crcs = malloc(4 * n);
+    if (crcs)
+        memcpy(crcs, buf + sizeof(h), 4 * n);
+    free(buf);
+    return crcs;
+bad:
+    *bad = true;
+    free(buf);
+    return NULL;
+}
+
+/* Whether chunks [c0, c1) of the len-byte block at data (chunk c0 first)
+ * have their CRCs. */
+static bool chunks_ok(const uint32_t *crcs, const char *data, size_t c0, size_t c1, size_t len)
+{
+    for (size_t c = c0; c < c1; c++) {
+        size_t lo = c * DISKCACHE_CHUNK;
+        size_t hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
+        if (crc32c(0, data + (lo - c0 * DISKCACHE_CHUNK), hi - lo) != crcs[c])
+            return false;
+    }
+    return true;
+}
+
+/* A block failed its checks (bad) or its file is gone: forget it, delete a
+ * bad file, say so (the first few). */
+static void drop(struct diskcache *dc, const struct dc_key *k, uint64_t b, bool bad)
+{
+    pthread_mutex_lock(&dc->lock);
+    struct entry *e = find(dc, k, b);
+    if (e && bad)
+        delete_entry(dc, e);
+    else if (e)
+        forget(dc, e);
+    bool say = bad && dc->bad_logged < DC_BAD_LOGGED_MAX;
+    dc->bad_logged += say;
+    bool last = say && dc->bad_logged == DC_BAD_LOGGED_MAX;
+    pthread_mutex_unlock(&dc->lock);
+    stats_inc(STATS_DISK_DROPPED);
+    if (say)
+        log_warn("cache_dir %s: block %" PRIu64 " failed its checks; deleted, fetched again%s",
+                 dc->dir, b, last ? " (further ones are counted, not logged)" : "");
+}
+
+/* Marks block b used now: newest in the LRU, and its file's mtime when the
+ * last one is older than DC_TOUCH_S (fd open on it). */
+static void touch(struct diskcache *dc, const struct dc_key *k, uint64_t b, int fd)
+{
+    time_t now = time(NULL);
+    bool stamp = false;
+    pthread_mutex_lock(&dc->lock);
+    struct entry *e = find(dc, k, b);
+    if (e) {
+        lru_unlink(dc, e);
+        lru_push_newest(dc, e);
+        stamp = now - e->touched >= DC_TOUCH_S;
+        if (stamp)
+            e->touched = now;
+    }
+    pthread_mutex_unlock(&dc->lock);
+    if (stamp)
+        futimens(fd, NULL);
+}
+
+/* Opens block b and reads its header: the fd, or -1 with the block
+ * dropped (a miss). */
+static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
+                      uint32_t **crcs)
+{
+    char name[DC_NAME_MAX];
+    block_name(name, k, b);
+    int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        drop(dc, k, b, false);
+        return -1;
+    }
+    bool bad;
+    *crcs = read_head(fd, k, b, len, &bad);
+    if (!*crcs) {
+        close(fd);
+        if (bad)
+            drop(dc, k, b, true);
+        return -1;
+    }
+    return fd;
+}
+
+bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b)
+{
+    pthread_mutex_lock(&dc->lock);
+    bool has = find(dc, k, b) != NULL;
+    pthread_mutex_unlock(&dc->lock);
+    return has;
+}
+
+int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *dst,
+                   size_t from, size_t to)
+{
+    if (from % DISKCACHE_CHUNK || to > len || from >= to || (to % DISKCACHE_CHUNK && to != len) ||
+        !diskcache_has(dc, k, b))
+        return -ENOENT;
+    uint32_t *crcs;
+    int fd = open_block(dc, k, b, len, &crcs);
+    if (fd < 0)
+        return -ENOENT;
+    off_t at = (off_t)(head_size(len) + from);
+    bool ok = pread_full(fd, dst + from, to - from, at) == 0;
+    bool good = ok && chunks_ok(crcs, dst + from, from / DISKCACHE_CHUNK,
+                                n_chunks(to) < n_chunks(len) ? n_chunks(to) : n_chunks(len), len);
+    free(crcs);
+    if (good)
+        touch(dc, k, b, fd);
+    close(fd);
+    if (!good) {
+        drop(dc, k, b, true); /* short or changed under us: bad either way */
+        return -ENOENT;
+    }
+    stats_inc(STATS_DISK_HITS);
+    stats_add(STATS_DISK_BYTES, (int64_t)(to - from));
+    return 0;
+}
+
+int diskcache_open_span(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
+                        size_t from, size_t to, int *fd, off_t *pos)
+{
+    if (from >= to || to > len || !diskcache_has(dc, k, b))
+        return -ENOENT;
+    uint32_t *crcs;
+    int f = open_block(dc, k, b, len, &crcs);
+    if (f < 0)
+        return -ENOENT;
+    /* Check the chunks that hold [from, to) where the kernel will read them
+     * from: the file's pages, mapped (no copy). The file is never written
+     * after it was renamed into place, so what the kernel then sends is
+     * what was checked. */
+    size_t c0 = from / DISKCACHE_CHUNK, c1 = n_chunks(to);
+    size_t hs = head_size(len), map_len = (c1 - c0) * DISKCACHE_CHUNK;
+    size_t avail = len - c0 * DISKCACHE_CHUNK;
+    map_len = map_len < avail ? map_len : avail;
+    void *m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, f, (off_t)(hs + c0 * DISKCACHE_CHUNK));
+    bool good = m != MAP_FAILED && chunks_ok(crcs, m, c0, c1, len);
+    if (m != MAP_FAILED)
+        munmap(m, map_len);
+    free(crcs);
+    if (!good) {
+        close(f);
+        drop(dc, k, b, true);
+        return -ENOENT;
+    }
+    touch(dc, k, b, f);
+    stats_inc(STATS_DISK_HITS);
+    stats_add(STATS_DISK_BYTES, (int64_t)(to - from));
+    *fd = f;
+    *pos = (off_t)(hs + from);
+    return 0;
+}
+
+/* Storing failed with err: pause it, say so once. */
+static void writes_failed(struct diskcache *dc, int err)
+{
+    pthread_mutex_lock(&dc->lock);
+    dc->writes_off_until = time(NULL) + DC_WRITE_PAUSE_S;
+    bool say = !dc->write_warned;
+    dc->write_warned = true;
+    pthread_mutex_unlock(&dc->lock);
+    if (say)
+        log_warn("cache_dir %s: cannot store blocks (%s); reads go on from the object store",
+                 dc->dir, strerror(err));
+}
+
+/* Writes the block file under the temporary name tmp. 0 or -errno. */
+static int write_block(struct diskcache *dc, const char *tmp, const struct dc_key *k, uint64_t b,
+                       const char *data, size_t len)
+{
+    size_t hs = head_size(len), n = n_chunks(len);
+    char *head = calloc(1, hs);
+    if (!head)
+        return -ENOMEM;
+    struct dc_head h = {.version = DC_VERSION,
+                        .hdr_size = (uint32_t)hs,
+                        .block = b,
+                        .len = len,
+                        .chunk = DISKCACHE_CHUNK,
+                        .nchunks = (uint32_t)n};
+    memcpy(h.magic, DC_MAGIC, 8);
+    memcpy(h.key, k->b, 32);
+    memcpy(head, &h, sizeof(h));
+    for (size_t c = 0; c < n; c++) {
+        size_t lo = c * DISKCACHE_CHUNK,
+               hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
+        uint32_t v = crc32c(0, data + lo, hi - lo);
+        memcpy(head + sizeof(h) + 4 * c, &v, 4);
+    }
+    uint32_t hc = crc32c(0, head, sizeof(h) + 4 * n);
+    memcpy(head + sizeof(h) + 4 * n, &hc, 4);
+    int fd = openat(dc->v1_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int rc = fd < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = pwrite_full(fd, head, hs, 0);
+    if (rc == 0)
+        rc = pwrite_full(fd, data, len, (off_t)hs);
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -errno;
+    free(head);
+    return rc;
+}
+
+void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, const char *data,
+                     size_t len)
+{
+    uint64_t bytes = head_size(len) + len;
+    char tmp[64], name[DC_NAME_MAX];
+    pthread_mutex_lock(&dc->lock);
+    bool skip = find(dc, k, b) || time(NULL) < dc->writes_off_until || bytes > dc->max;
+    if (!skip)
+        make_room(dc, bytes);
+    snprintf(tmp, sizeof(tmp), "tmp/%ld.%" PRIu64, (long)getpid(), ++dc->tmp_seq);
+    pthread_mutex_unlock(&dc->lock);
+    if (skip)
+        return;
+    block_name(name, k, b);
+    int rc = write_block(dc, tmp, k, b, data, len);
+    if (rc == 0 && renameat(dc->v1_fd, tmp, dc->v1_fd, name) != 0) {
+        rc = -errno;
+        char sub[3] = {name[0], name[1], '\0'};
+        if (rc == -ENOENT && mkdirat(dc->v1_fd, sub, 0700) == 0)
+            rc = renameat(dc->v1_fd, tmp, dc->v1_fd, name) == 0 ? 0 : -errno;
+    }
+    if (rc) {
+        unlinkat(dc->v1_fd, tmp, 0);
+        writes_failed(dc, -rc);
+        return;
+    }
+    pthread_mutex_lock(&dc->lock);
+    /* Another thread may have stored the same block meanwhile: the rename
+     * replaced its file with identical bytes. */
+    struct entry *e = find(dc, k, b);
+    if (!e) {
+        make_room(dc, bytes);
+        add(dc, k, b, bytes, time(NULL));
+    }
+    pthread_mutex_unlock(&dc->lock);
+    stats_inc(STATS_DISK_STORED);
+    stats_add(STATS_DISK_STORED_BYTES, (int64_t)len);
+}
+
+/* ---------- opening ---------- */
+
+struct found {
+    struct dc_key key;
+    uint64_t block, bytes;
+    int64_t mtime_ns; /* blocks stored within one second keep their order */
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+    const struct found *x = a, *y = b;
+    /* File times tick coarsely: among equals, a later block of a file was
+     * most likely stored later (files are mostly read forward). */
+    if (x->mtime_ns != y->mtime_ns)
+        return x->mtime_ns < y->mtime_ns ? -1 : 1;
+    return x->block < y->block ? -1 : x->block > y->block;
+}
+
+/* Collects the block files of subdirectory sub into *f (n of cap). */
+static void scan_sub(int v1_fd, const char *sub, struct found **f, size_t *n, size_t *cap)
+{
+    int fd = openat(v1_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct found x;
+        struct stat st;
+        if (strncmp(de->d_name, sub, 2) != 0 || !parse_name(de->d_name, &x.key, &x.block) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue; /* not ours: left alone */
+        x.bytes = (uint64_t)st.st_size;
+        x.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 256;
+            struct found *nf = realloc(*f, nc * sizeof(*nf));
+            if (!nf)
+                break;
+            *f = nf;
+            *cap = nc;
+        }
+        (*f)[(*n)++] = x;
+    }
+    closedir(d);
+}
+
+/* Rebuilds the index from the files, oldest use first; evicts past max. */
+static void scan(struct diskcache *dc)
+{
+    struct found *f = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 256; i++) {
+        char sub[3];
+        snprintf(sub, sizeof(sub), "%02x", i);
+        scan_sub(dc->v1_fd, sub, &f, &n, &cap);
+    }
+    qsort(f, n, sizeof(*f), by_mtime);
+    pthread_mutex_lock(&dc->lock);
+    for (size_t i = 0; i < n; i++)
+        add(dc, &f[i].key, f[i].block, f[i].bytes, (time_t)(f[i].mtime_ns / 1000000000));
+    make_room(dc, 0);
+    pthread_mutex_unlock(&dc->lock);
+    free(f);
+}
+
+/* Temporary files left by a process that ended mid-write (the lock is
+ * ours, so no other is writing). */
+static void clean_tmp(int v1_fd)
+{
+    int fd = openat(v1_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+}
+
+static int turned_off(const char *dir, const char *what, int err)
+{
+    log_warn("cache_dir %s: %s (%s); reading without the disk cache", dir, what, strerror(err));
+    return 0;
+}
+
+static int mkdir_ok(int at, const char *name)
+{
+    return mkdirat(at, name, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* DIR/lock, taken for good: 0, 1 when another process holds it, -1 with
+ * errno when it cannot be had at all. */
+static int take_lock(struct diskcache *dc)
+{
+    dc->lock_fd = openat(dc->top_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (dc->lock_fd < 0)
+        return -1;
+    if (flock(dc->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+int diskcache_open(const char *dir, uint64_t max_bytes, struct diskcache **out, char *err,
+                   size_t errlen)
+{
+    *out = NULL;
+    struct diskcache *dc = calloc(1, sizeof(*dc));
+    if (!dc)
+        return turned_off(dir, "out of memory", ENOMEM);
+    pthread_mutex_init(&dc->lock, NULL);
+    dc->top_fd = dc->v1_fd = dc->lock_fd = -1;
+    if (!(dc->dir = strdup(dir)) || !(dc->buckets = calloc(1024, sizeof(*dc->buckets)))) {
+        diskcache_close(&dc);
+        return turned_off(dir, "out of memory", ENOMEM);
+    }
+    dc->n_buckets = 1024;
+    dc->max = max_bytes;
+    int rc = 0;
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rc = turned_off(dir, "cannot create it", errno);
+    } else if ((dc->top_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+               fstat(dc->top_fd, &st) != 0) {
+        rc = turned_off(dir, "cannot open it", errno);
+    } else if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        snprintf(err, errlen,
+                 "cache_dir %s: %s; it must be yours and writable by you alone (chmod 700)", dir,
+                 st.st_uid != geteuid() ? "belongs to another user" : "others may write to it");
+        rc = -EPERM;
+    } else if ((rc = take_lock(dc)) != 0) {
+        if (rc > 0) {
+            snprintf(err, errlen,
+                     "cache_dir %s is in use by another umongofs mount; give each mount its own "
+                     "cache_dir",
+                     dir);
+            rc = -EBUSY;
+        } else {
+            rc = turned_off(dir, "cannot lock it", errno);
+        }
+    } else if (mkdir_ok(dc->top_fd, "v1") != 0 ||
+               (dc->v1_fd = openat(dc->top_fd, "v1",
+                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+               mkdir_ok(dc->v1_fd, "tmp") != 0) {
+        rc = turned_off(dir, "cannot set it up", errno);
+    } else {
+        clean_tmp(dc->v1_fd);
+        scan(dc);
+        stats_add(STATS_DISK_MAX, (int64_t)max_bytes);
+        dc->counted = true;
+        *out = dc;
+        return 0;
+    }
+    diskcache_close(&dc);
+    return rc;
+}
+
+void diskcache_close(struct diskcache **pdc)
+{
+    struct diskcache *dc = *pdc;
+    if (!dc)
+        return;
+    *pdc = NULL;
+    while (dc->oldest)
+        forget(dc, dc->oldest);
+    if (dc->counted)
+        stats_add(STATS_DISK_MAX, -(int64_t)dc->max);
+    int fds[] = {dc->top_fd, dc->v1_fd, dc->lock_fd};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    pthread_mutex_destroy(&dc->lock);
+    free(dc->buckets);
+    free(dc->dir);
+    free(dc);
+}

@@ -1,0 +1,394 @@
+/* Unit tests for diskcache.c and crc32c.c: blocks stored and read back,
+ * every kind of damage on disk caught (never served), keys that keep
+ * versions apart, eviction order, the lock, trust, and a directory that
+ * vanishes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "diskcache.h"
+#include "stats.h"
+
+#define BS    (1u << 20)
+#define MAX_3 (3 * (BS + 4096)) /* room for three 1 MiB blocks and their headers */
+
+static char dir[64];
+static char *blk; /* BS bytes of a pattern */
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof(dir), "/tmp/umongofs-dc-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    blk = malloc(BS);
+    for (size_t i = 0; i < BS; i++)
+        blk[i] = (char)(i * 31 + i / 4096);
+    stats_reset();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(blk);
+    return 0;
+}
+
+static struct diskcache *open_dc(uint64_t max)
+{
+    struct diskcache *dc = NULL;
+    char err[256];
+    assert_int_equal(diskcache_open(dir, max, &dc, err, sizeof(err)), 0);
+    assert_non_null(dc);
+    return dc;
+}
+
+static void key(struct dc_key *k, const char *etag)
+{
+    assert_true(diskcache_key(k, "cn-bj2/udb-1/bk-1", etag, 10 * (uint64_t)BS, BS));
+}
+
+/* The path of block b of k, as diskcache.h lays it out. */
+static void path_of(char *out, size_t n, const struct dc_key *k, uint64_t b)
+{
+    char h[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(h + 2 * i, 3, "%02x", k->b[i]);
+    snprintf(out, n, "%s/v1/%.2s/%s-%016llx", dir, h, h, (unsigned long long)b);
+}
+
+static long long disk_stat(const char *name)
+{
+    char *j = stats_json();
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", name);
+    const char *at = strstr(strstr(j, "\"disk_cache\""), pat);
+    long long v = at ? atoll(at + strlen(pat)) : -1;
+    free(j);
+    return v;
+}
+
+static void test_crc32c_known_values(void **state)
+{
+    assert_int_equal(crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(crc32c_portable(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(crc32c(0, "", 0), 0);
+    /* Every length and alignment: the instruction and the table agree, and
+     * a CRC continued over two parts is the CRC of the whole. */
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len < 300; len += 7) {
+            uint32_t a = crc32c(0, blk + off, len), b = crc32c_portable(0, blk + off, len);
+            assert_int_equal(a, b);
+            assert_int_equal(
+                crc32c(crc32c(0, blk + off, len / 3), blk + off + len / 3, len - len / 3), a);
+        }
+}
+
+static void test_store_then_read_back(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    assert_false(diskcache_has(dc, &k, 2));
+    diskcache_store(dc, &k, 2, blk, BS);
+    assert_true(diskcache_has(dc, &k, 2));
+    assert_false(diskcache_has(dc, &k, 3));
+    char *got = calloc(1, BS);
+    assert_int_equal(diskcache_read(dc, &k, 2, BS, got, 0, BS), 0);
+    assert_memory_equal(got, blk, BS);
+    memset(got, 0, BS);
+    assert_int_equal(diskcache_read(dc, &k, 2, BS, got, 3 * DISKCACHE_CHUNK, 5 * DISKCACHE_CHUNK),
+                     0);
+    assert_memory_equal(got + 3 * DISKCACHE_CHUNK, blk + 3 * DISKCACHE_CHUNK, 2 * DISKCACHE_CHUNK);
+    assert_true(got[0] == 0); /* nothing outside what was asked */
+    /* Not chunk-aligned: a miss, not a wrong answer. */
+    assert_int_equal(diskcache_read(dc, &k, 2, BS, got, 100, 200), -ENOENT);
+    /* Through a descriptor: the bytes at *pos are the block's. */
+    int fd;
+    off_t pos;
+    assert_int_equal(diskcache_open_span(dc, &k, 2, BS, 70000, 70000 + 5000, &fd, &pos), 0);
+    char some[5000];
+    assert_int_equal(pread(fd, some, sizeof(some), pos), (ssize_t)sizeof(some));
+    assert_memory_equal(some, blk + 70000, sizeof(some));
+    close(fd);
+    assert_int_equal(disk_stat("stored"), 1);
+    assert_int_equal(disk_stat("hits"), 3);
+    free(got);
+    diskcache_close(&dc);
+}
+
+static void test_keys_keep_versions_apart(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k, other;
+    key(&k, "\"e1\"");
+    diskcache_store(dc, &k, 0, blk, BS);
+    key(&other, "\"e2\"");
+    assert_false(diskcache_has(dc, &other, 0));
+    assert_true(diskcache_key(&other, "cn-bj2/udb-1/bk-1", "\"e1\"", 10 * (uint64_t)BS + 1, BS));
+    assert_false(diskcache_has(dc, &other, 0));
+    assert_true(diskcache_key(&other, "cn-bj2/udb-1/bk-1", "\"e1\"", 10 * (uint64_t)BS, 2 * BS));
+    assert_false(diskcache_has(dc, &other, 0));
+    assert_true(diskcache_key(&other, "cn-bj2/udb-1/bk-2", "\"e1\"", 10 * (uint64_t)BS, BS));
+    assert_false(diskcache_has(dc, &other, 0));
+    /* Parts do not run into each other: "a" + "bc" is not "ab" + "c". */
+    struct dc_key x, y;
+    assert_true(diskcache_key(&x, "a", "bc", 1, 1));
+    assert_true(diskcache_key(&y, "ab", "c", 1, 1));
+    assert_memory_not_equal(x.b, y.b, 32);
+    /* A file renamed to another block's name is caught by its header. */
+    char from[256], to[256];
+    path_of(from, sizeof(from), &k, 0);
+    path_of(to, sizeof(to), &k, 1);
+    assert_int_equal(rename(from, to), 0);
+    diskcache_close(&dc);
+    dc = open_dc(MAX_3);
+    char *got = malloc(BS);
+    assert_true(diskcache_has(dc, &k, 1));
+    assert_int_equal(diskcache_read(dc, &k, 1, BS, got, 0, BS), -ENOENT);
+    assert_false(diskcache_has(dc, &k, 1));
+    free(got);
+    diskcache_close(&dc);
+}
+
+enum damage { FLIP_DATA, FLIP_LAST_BYTE, FLIP_HEADER, FLIP_CRC_TABLE, TRUNCATE, GROW, DELETE };
+
+/* Stores a block, damages its file, and checks that neither way of reading
+ * returns it: a miss, the file deleted (when it was there), counted. */
+static void damaged(enum damage d, bool through_fd)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    diskcache_store(dc, &k, 5, blk, BS);
+    char p[256];
+    path_of(p, sizeof(p), &k, 5);
+    int fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    off_t at = d == FLIP_DATA        ? 4096 + 3 * DISKCACHE_CHUNK + 17
+               : d == FLIP_LAST_BYTE ? 4096 + BS - 1
+               : d == FLIP_HEADER    ? 40
+                                  : 72 + 4 * 15; /* the CRC of the last chunk, which is not read */
+    char c;
+    if (d <= FLIP_CRC_TABLE) {
+        assert_int_equal(pread(fd, &c, 1, at), 1);
+        c ^= 0x20;
+        assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    } else if (d == TRUNCATE) {
+        assert_int_equal(ftruncate(fd, 4096 + BS - 10), 0);
+    } else if (d == GROW) {
+        assert_int_equal(pwrite(fd, "x", 1, 4096 + BS), 1);
+    } else {
+        assert_int_equal(unlink(p), 0);
+    }
+    close(fd);
+    char *got = malloc(BS);
+    int rc;
+    /* The whole block, so every chunk is looked at; but only the first
+     * when the header's own CRC is what must catch the damage. */
+    size_t to = d == FLIP_CRC_TABLE ? DISKCACHE_CHUNK : BS;
+    if (through_fd) {
+        off_t pos;
+        int f = -1;
+        rc = diskcache_open_span(dc, &k, 5, BS, 0, to, &f, &pos);
+        assert_int_equal(f, -1);
+    } else {
+        rc = diskcache_read(dc, &k, 5, BS, got, 0, to);
+    }
+    assert_int_equal(rc, -ENOENT);
+    assert_false(diskcache_has(dc, &k, 5));
+    assert_int_equal(access(p, F_OK), -1);
+    assert_int_equal(disk_stat("dropped"), 1);
+    assert_int_equal(disk_stat("hits"), 0);
+    /* Stored again, it reads back right. */
+    diskcache_store(dc, &k, 5, blk, BS);
+    assert_int_equal(diskcache_read(dc, &k, 5, BS, got, 0, BS), 0);
+    assert_memory_equal(got, blk, BS);
+    free(got);
+    diskcache_close(&dc);
+}
+
+static void test_damage_is_never_served(void **state)
+{
+    for (int fdway = 0; fdway < 2; fdway++)
+        for (enum damage d = FLIP_DATA; d <= DELETE; d++) {
+            teardown(state);
+            setup(state);
+            damaged(d, fdway);
+        }
+}
+
+static void test_span_checks_only_its_chunks_but_all_of_them(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    diskcache_store(dc, &k, 0, blk, BS);
+    char p[256];
+    path_of(p, sizeof(p), &k, 0);
+    int fd = open(p, O_RDWR);
+    char c = 0x55;
+    assert_int_equal(pwrite(fd, &c, 1, 4096 + 9 * DISKCACHE_CHUNK + 5), 1); /* chunk 9 */
+    close(fd);
+    int f;
+    off_t pos;
+    /* Chunks 0..1: fine. A span reaching into chunk 9: refused. */
+    assert_int_equal(diskcache_open_span(dc, &k, 0, BS, 0, 2 * DISKCACHE_CHUNK, &f, &pos), 0);
+    close(f);
+    assert_int_equal(diskcache_open_span(dc, &k, 0, BS, 8 * DISKCACHE_CHUNK + 1,
+                                         9 * DISKCACHE_CHUNK + 1, &f, &pos),
+                     -ENOENT);
+    diskcache_close(&dc);
+}
+
+static void test_reopen_finds_blocks_and_cleans_up(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    diskcache_store(dc, &k, 0, blk, BS);
+    diskcache_store(dc, &k, 9, blk, 1000); /* a short last block */
+    diskcache_close(&dc);
+    char tmp[256], foreign[256];
+    snprintf(tmp, sizeof(tmp), "%s/v1/tmp/123.4", dir);
+    snprintf(foreign, sizeof(foreign), "%s/v1/notes.txt", dir);
+    FILE *f = fopen(tmp, "w");
+    fputs("half a block", f);
+    fclose(f);
+    f = fopen(foreign, "w");
+    fclose(f);
+    dc = open_dc(MAX_3);
+    assert_true(diskcache_has(dc, &k, 0));
+    assert_true(diskcache_has(dc, &k, 9));
+    assert_int_equal(access(tmp, F_OK), -1);    /* a crashed write's leftover */
+    assert_int_equal(access(foreign, F_OK), 0); /* not ours: left alone */
+    char got[1000];
+    assert_int_equal(diskcache_read(dc, &k, 9, 1000, got, 0, 1000), 0);
+    assert_memory_equal(got, blk, 1000);
+    assert_int_equal(disk_stat("size"), (long long)(2 * 4096 + BS + 1000));
+    /* The same block asked for with another length is not it. */
+    assert_int_equal(diskcache_read(dc, &k, 9, 999, got, 0, 999), -ENOENT);
+    assert_int_equal(disk_stat("size"), (long long)(4096 + BS));
+    diskcache_close(&dc);
+}
+
+static void test_eviction_keeps_the_bound_and_the_recent(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    char *got = malloc(BS);
+    for (uint64_t b = 0; b < 3; b++)
+        diskcache_store(dc, &k, b, blk, BS);
+    /* Block 0 read last: 1 is now the least recently used. */
+    assert_int_equal(diskcache_read(dc, &k, 0, BS, got, 0, DISKCACHE_CHUNK), 0);
+    diskcache_store(dc, &k, 3, blk, BS);
+    assert_true(diskcache_has(dc, &k, 0));
+    assert_false(diskcache_has(dc, &k, 1));
+    assert_true(diskcache_has(dc, &k, 2));
+    assert_true(diskcache_has(dc, &k, 3));
+    for (uint64_t b = 4; b < 10; b++)
+        diskcache_store(dc, &k, b, blk, BS);
+    assert_true(disk_stat("size") <= MAX_3);
+    assert_int_equal(disk_stat("evicted"), 7);
+    char p[256];
+    path_of(p, sizeof(p), &k, 1);
+    assert_int_equal(access(p, F_OK), -1);
+    /* A smaller bound at the next start evicts down to it, oldest first. */
+    diskcache_close(&dc);
+    dc = open_dc(BS + 4096);
+    assert_true(diskcache_has(dc, &k, 9));
+    assert_false(diskcache_has(dc, &k, 8));
+    free(got);
+    diskcache_close(&dc);
+}
+
+static void test_second_user_of_a_directory_is_refused(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3), *second = NULL;
+    char err[512];
+    assert_int_equal(diskcache_open(dir, MAX_3, &second, err, sizeof(err)), -EBUSY);
+    assert_null(second);
+    assert_non_null(strstr(err, "in use by another umongofs mount"));
+    diskcache_close(&dc);
+    assert_int_equal(diskcache_open(dir, MAX_3, &second, err, sizeof(err)), 0);
+    assert_non_null(second);
+    diskcache_close(&second);
+}
+
+static void test_directory_others_may_write_is_refused(void **state)
+{
+    struct diskcache *dc = NULL;
+    char err[512];
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(diskcache_open(dir, MAX_3, &dc, err, sizeof(err)), -EPERM);
+    assert_null(dc);
+    assert_non_null(strstr(err, "others may write to it"));
+    assert_int_equal(chmod(dir, 0700), 0);
+}
+
+static void test_missing_parent_turns_the_cache_off(void **state)
+{
+    struct diskcache *dc = NULL;
+    char err[512], p[128];
+    snprintf(p, sizeof(p), "%s/no/such/dir", dir);
+    assert_int_equal(diskcache_open(p, MAX_3, &dc, err, sizeof(err)), 0);
+    assert_null(dc); /* off, not refused */
+}
+
+static void test_vanished_directory_degrades(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    diskcache_store(dc, &k, 0, blk, BS);
+    teardown(state); /* rm -rf DIR under the running cache */
+    blk = malloc(BS);
+    memset(blk, 7, BS);
+    diskcache_store(dc, &k, 1, blk, BS); /* fails quietly, storing pauses */
+    assert_false(diskcache_has(dc, &k, 1));
+    char *got = malloc(BS);
+    assert_int_equal(diskcache_read(dc, &k, 0, BS, got, 0, BS), -ENOENT);
+    assert_false(diskcache_has(dc, &k, 0));
+    free(got);
+    diskcache_close(&dc);
+    assert_int_equal(mkdir(dir, 0700), 0); /* for teardown */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_crc32c_known_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_then_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_keep_versions_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damage_is_never_served, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_span_checks_only_its_chunks_but_all_of_them, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_finds_blocks_and_cleans_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_keeps_the_bound_and_the_recent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_second_user_of_a_directory_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_directory_others_may_write_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_missing_parent_turns_the_cache_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vanished_directory_degrades, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
