@@ -12,7 +12,8 @@ profile (50 MB/s per connection, 30 ms before the first byte), time to first
 byte of a cold file, random 4 KiB reads with fio at 1 and 8 jobs, a type
 sniff of 20 extension-less files with gio, a re-read of an unchanged file,
 ls -l of 5,000 backups cold and warm, peak RSS with 16 files read at once,
-rclone mount and httpdirfs. Prints a markdown table and writes
+the disk cache (cache_dir=: first read, read after a remount, against dd of
+a local file), rclone mount and httpdirfs. Prints a markdown table and writes
 OUT/results.md, OUT/results.json and OUT/chart.png (gnuplot, else
 matplotlib). Only 127.0.0.1 is used; every process started here is stopped
 by its PID and every mount made here is unmounted.
@@ -53,7 +54,9 @@ GiB = 1 << 30
 
 # Row ids, in table order (tests/integration/test_bench.py checks them all).
 ROW_IDS = ("seq_http", "seq_https", "profile", "ttfb", "rand1", "rand8", "sniff", "reread",
-           "ls_cold", "ls_warm", "rss16", "rclone", "httpdirfs")
+           "ls_cold", "ls_warm", "rss16", "cache_first", "cache_hit", "cache_vs_dd", "rclone",
+           "httpdirfs")
+STATS_XATTR = "user.umongofs.stats"
 
 
 def log(msg):
@@ -245,6 +248,50 @@ class Bench:
                 if deadline_s and time.monotonic() - t0 > deadline_s:
                     break
         return got, time.monotonic() - t0
+
+    @staticmethod
+    def dd(path):
+        """dd if=PATH of=/dev/null bs=1M: (bytes, seconds), as dd itself reports them."""
+        r = run(["dd", "if=" + path, "of=/dev/null", "bs=1M"], timeout=1800,
+                env=dict(os.environ, LC_ALL="C"))
+        m = re.search(r"^(\d+) bytes .*copied, ([0-9.e+-]+) s", r.stderr, re.M)
+        if not m:
+            raise RuntimeError("cannot parse dd's report: %r" % r.stderr[-300:])
+        return int(m.group(1)), max(float(m.group(2)), 1e-6)
+
+    @staticmethod
+    def evict(paths):
+        """Drop these files' pages from the page cache, and only theirs (the machine
+        is shared: no global drop_caches). Dirty pages are written first, since
+        POSIX_FADV_DONTNEED leaves them."""
+        for p in paths:
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fdatasync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def resident(paths):
+        """Bytes of these files in the page cache (fincore), or None without fincore."""
+        if not shutil.which("fincore") or not paths:
+            return None
+        total = 0
+        for i in range(0, len(paths), 500):
+            r = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES"]
+                               + paths[i:i + 500], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               timeout=60)
+            total += sum(int(x) for x in r.stdout.split() if x.isdigit())
+        return total
+
+    @staticmethod
+    def mount_stats(m):
+        return json.loads(os.getxattr(m.mnt, STATS_XATTR))
 
     def add(self, rid, case, fs="", ref="", ratio_text="", cpu="", target="", result="info",
             notes="", **values):
@@ -588,6 +635,182 @@ http {
                  "%.0f MB/s together" % (sum(got) / took / 1e6), rss_bytes=rss,
                  limit_bytes=limit, score=limit / rss)
 
+    # -- the disk cache (cache_dir=) ----------------------------------------------------
+
+    @staticmethod
+    def cache_files(cdir):
+        """The block files of a cache_dir (DIR/v1/XX/KEY-INDEX; not lock, not v1/tmp/)."""
+        out = []
+        v1 = os.path.join(cdir, "v1")
+        for sub in sorted(os.listdir(v1)) if os.path.isdir(v1) else ():
+            d = os.path.join(v1, sub)
+            if sub == "tmp" or not os.path.isdir(d):
+                continue
+            out += [os.path.join(d, n) for n in sorted(os.listdir(d))
+                    if re.fullmatch(r"[0-9a-f]{64}-[0-9a-f]{16}", n)]
+        return out
+
+    def dc_read(self, m, store_wait=0):
+        """dd the big object through mount m: MB/s, daemon CPU s/GiB, the store's
+        requests (the emulator's counters, zeroed just before the open) and the
+        mount's disk_cache counters. With store_wait, then wait (at most that many
+        seconds) until the blocks read are stored: seconds that took."""
+        path = m.p(*BIG_PATH)
+        size = os.path.getsize(path)
+        self.emu.reset()
+        c0 = m.cpu()
+        got, took = self.dd(path)
+        cpu = m.cpu() - c0
+        if got != size:
+            raise RuntimeError("short read: %d of %d" % (got, size))
+        est = self.emu.stats()["store"]
+        stats = self.mount_stats(m)
+        if "disk_cache" not in stats:
+            raise RuntimeError("%s has no disk_cache object" % STATS_XATTR)
+        lag = 0.0
+        if store_wait:
+            t0 = time.monotonic()
+            last, since = None, t0
+            while time.monotonic() - t0 < store_wait:
+                dc = self.mount_stats(m)["disk_cache"]
+                if dc.get("bytes_stored", 0) >= got:
+                    break
+                if dc != last:
+                    last, since = dc, time.monotonic()
+                elif time.monotonic() - since > 3:  # nothing more is being stored
+                    break
+                time.sleep(0.05)
+            lag = time.monotonic() - t0
+            stats = self.mount_stats(m)
+        lengths = est.get("range_lengths", [])
+        small = sum(1 for n in lengths if n <= 64 * 1024)
+        return {"mbps": got / took / 1e6, "cpu_gib": cpu / (got / GiB), "bytes": got,
+                "requests": est["requests"], "store_bytes": est["bytes"],
+                "beyond": est["requests"] - min(small, 1), "lengths": lengths,
+                "dc": stats["disk_cache"], "store_lag": lag}
+
+    def case_diskcache(self):
+        a = self.a
+        log("disk cache: %d run(s) of %s" % (a.runs, a.size_text))
+        local = os.path.join(self.work, "dd-local.bin")
+        cdirs = []
+        try:
+            # 1. First reads, each into an empty cache_dir (umongofs creates it),
+            # against the same read through a mount without cache_dir.
+            firsts, plains, modes = [], [], set()
+            for i in range(a.runs):
+                with self.umongofs() as m:
+                    plains.append(self._plain_read(m))
+                if cdirs:
+                    shutil.rmtree(cdirs.pop())
+                cdir = os.path.join(self.work, "cache-dir-%d" % i)
+                cdirs.append(cdir)
+                with self.umongofs(opts=("cache_dir=" + cdir,)) as m:
+                    modes.add(os.stat(cdir).st_mode & 0o7777)
+                    firsts.append(self.dc_read(m, store_wait=120 if a.size >= GiB else 30))
+            cdir = cdirs[-1]
+            files = self.cache_files(cdir)
+            on_disk = sum(os.path.getsize(f) for f in files)
+            missing = [n for n in ("lock", "v1/tmp") if not os.path.exists(os.path.join(cdir, n))]
+            first = statistics.median(r["mbps"] for r in firsts)
+            first_cpu = statistics.median(r["cpu_gib"] for r in firsts)
+            plain = statistics.median(r["mbps"] for r in plains)
+            lag = statistics.median(r["store_lag"] for r in firsts)
+            fdc = firsts[-1]["dc"]
+            self.add("cache_first", "disk cache: first read of %s through a mount with "
+                     "cache_dir (blocks stored to disk)" % a.size_text,
+                     "%.0f MB/s" % first, "no cache_dir %.0f MB/s" % plain,
+                     "%.2f" % (first / plain), "%.2f" % first_cpu, "— (cost of storing)",
+                     "info",
+                     "median of %d; dd bs=1M through the mount, each run into an empty "
+                     "cache_dir (created mode %s); %d blocks stored, %s in %d block files "
+                     "on disk%s; all stored %.1f s after the read ended; store requests %d"
+                     % (a.runs, "/".join("%04o" % x for x in sorted(modes)),
+                        fdc.get("stored", -1), human_approx(on_disk), len(files),
+                        " (no %s)" % ", ".join(missing) if missing else "", lag,
+                        firsts[-1]["requests"]),
+                     mbps=first, plain_mbps=plain, ratio=first / plain,
+                     cpu_s_per_gib=first_cpu, store_lag_s=lag, block_files=len(files),
+                     bytes_on_disk=on_disk, disk_cache=fdc)
+            if not files:
+                raise RuntimeError("no block files in %s after the first read" % cdir)
+
+            # 2. The local file dd reads: the same bytes, on the cache_dir's filesystem.
+            shutil.copyfile(self.emu.object_path(*BIG), local)
+            self.evict([local])
+            same_fs = os.stat(local).st_dev == os.stat(files[0]).st_dev
+
+            # 3. Remounts on the same cache_dir: cold (the block files evicted from
+            # the page cache), then warm; dd of the local file cold, then warm.
+            cold, warm, dd_cold, dd_warm, left = [], [], [], [], []
+            for _ in range(a.runs):
+                files = self.cache_files(cdir)
+                self.evict(files)
+                left.append(self.resident(files))
+                with self.umongofs(opts=("cache_dir=" + cdir,)) as m:
+                    cold.append(self.dc_read(m))
+                with self.umongofs(opts=("cache_dir=" + cdir,)) as m:
+                    warm.append(self.dc_read(m))
+                self.evict([local])
+                left.append(self.resident([local]))
+                got, took = self.dd(local)
+                dd_cold.append(got / took / 1e6)
+                got, took = self.dd(local)
+                dd_warm.append(got / took / 1e6)
+            hit = statistics.median(r["mbps"] for r in cold)
+            hit_warm = statistics.median(r["mbps"] for r in warm)
+            hit_cpu = statistics.median(r["cpu_gib"] for r in cold)
+            beyond = max(r["beyond"] for r in cold + warm)
+            reqs = max(r["requests"] for r in cold + warm)
+            lens = sorted(set(n for r in cold + warm for n in r["lengths"]))
+            hdc = cold[-1]["dc"]
+            self.add("cache_hit", "disk cache: read again after unmount and a fresh mount on "
+                     "the same cache_dir", "%.0f MB/s, %d store request%s beyond the open's "
+                     "validation" % (hit, beyond, "" if beyond == 1 else "s"),
+                     "first read %.0f MB/s" % first, "%.2f" % (hit / first), "%.2f" % hit_cpu,
+                     "≤ 1 store request beyond the validation", self.verdict(beyond <= 1),
+                     "median of %d, block files evicted from the page cache before each "
+                     "mount (fadvise DONTNEED); warm (block files in the page cache) %.0f "
+                     "MB/s; store requests per read at most %d (range lengths %s), %s from "
+                     "the store; disk_cache hits %s, bytes_read %s"
+                     % (a.runs, hit_warm, reqs, ", ".join(map(str, lens)) or "none",
+                        human_approx(max(r["store_bytes"] for r in cold + warm)),
+                        hdc.get("hits"), hdc.get("bytes_read")),
+                     mbps=hit, warm_mbps=hit_warm, cpu_s_per_gib=hit_cpu, requests=reqs,
+                     beyond_validation=beyond, range_lengths=lens, disk_cache=hdc,
+                     score=1 / max(beyond, 0.5))
+            dc, dw = statistics.median(dd_cold), statistics.median(dd_warm)
+            rc, rw = hit / dc, hit_warm / dw
+            res = [x for x in left if x is not None]
+            self.add("cache_vs_dd", "disk cache hit against dd of a local %s file"
+                     % a.size_text, "%.0f MB/s cold, %.0f warm" % (hit, hit_warm),
+                     "dd bs=1M %.0f MB/s cold, %.0f warm" % (dc, dw),
+                     "%.2f cold (%.2f warm)" % (rc, rw), "", "≥ 0.7 × dd (cold)",
+                     self.verdict(rc >= 0.7),
+                     "both read with dd if=FILE of=/dev/null bs=1M, median of %d; the local "
+                     "file %s the cache_dir's filesystem; cold: before each read the block "
+                     "files and the local file are written back and evicted from the page "
+                     "cache one by one (fadvise DONTNEED, no global drop_caches)%s; warm: "
+                     "read again at once (info)"
+                     % (a.runs, "is on" if same_fs else "is NOT on",
+                        "; %s left resident after eviction" % human_approx(max(res))
+                        if res else ""),
+                     mbps=hit, warm_mbps=hit_warm, dd_mbps=dc, dd_warm_mbps=dw, ratio=rc,
+                     warm_ratio=rw, same_fs=same_fs, score=rc / 0.7)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(local)
+            for d in cdirs:
+                shutil.rmtree(d, ignore_errors=True)
+
+    def _plain_read(self, m):
+        path = m.p(*BIG_PATH)
+        c0 = m.cpu()
+        got, took = self.dd(path)
+        if got != os.path.getsize(path):
+            raise RuntimeError("short read: %d" % got)
+        return {"mbps": got / took / 1e6, "cpu_gib": (m.cpu() - c0) / (got / GiB)}
+
     def case_peers(self):
         world_dir = os.path.dirname(self.emu.world_path)
         obj = self.emu.object_path(*BIG)
@@ -684,7 +907,7 @@ http {
         try:
             for case in (self.case_sequential, self.case_profile, self.case_ttfb,
                          self.case_random, self.case_sniff, self.case_listing, self.case_rss,
-                         self.case_peers):
+                         self.case_diskcache, self.case_peers):
                 if self.a.only and case.__name__[len("case_"):] not in self.a.only:
                     continue
                 try:
@@ -701,6 +924,13 @@ def human(n):
     for unit, f in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
         if n >= f and n % f == 0:
             return "%d %s" % (n // f, unit)
+    return "%d B" % n
+
+
+def human_approx(n):
+    for unit, f in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
+        if n >= f:
+            return "%.1f %s" % (n / f, unit)
     return "%d B" % n
 
 
@@ -770,7 +1000,8 @@ def table(rows):
 CHART_LABELS = {"seq_http": "seq HTTP", "seq_https": "seq HTTPS", "profile": "object store",
                 "ttfb": "first byte", "rand1": "rand 4K p50", "sniff": "sniff KiB",
                 "reread": "re-read reqs", "ls_cold": "ls -l cold", "ls_warm": "ls -l warm",
-                "rss16": "peak RSS", "rclone": "vs rclone"}
+                "rss16": "peak RSS", "cache_hit": "disk cache reqs",
+                "cache_vs_dd": "disk cache/dd", "rclone": "vs rclone"}
 
 
 def chart_data(rows):
@@ -825,6 +1056,9 @@ def draw_chart(rows, out, title):
 
 
 def _gnuplot(thr, scores, out, png, title):
+    # --only without a throughput row: an empty panel rather than no chart
+    thr = thr or [("(no throughput row run)", 0.0, 0.0)]
+    scores = scores or [("(no target row run)", 1.0, True)]
     dat1 = os.path.join(out, "chart-throughput.dat")
     dat2 = os.path.join(out, "chart-targets.dat")
     with open(dat1, "w") as f:
@@ -884,7 +1118,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--only", type=lambda s: s.split(","), default=None,
                     help="run only these cases (comma-separated: sequential, profile, ttfb, "
-                         "random, sniff, listing, rss, peers); the others' rows say error")
+                         "random, sniff, listing, rss, diskcache, peers); the others' rows "
+                         "say error")
     a = ap.parse_args()
     q = a.quick
     a.size = a.size or (64 * MiB if q else GiB)

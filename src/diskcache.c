@@ -68,6 +68,7 @@ struct diskcache {
     uint64_t total; /* bytes of block files */
     time_t writes_off_until;
     bool write_warned;
+    bool gone; /* DIR/v1 was removed: the cache is off until the next mount */
     unsigned bad_logged;
     uint64_t tmp_seq;
     bool counted; /* immutable after open: STATS_DISK_MAX holds max */
@@ -325,6 +326,11 @@ static uint32_t *read_head(int fd, const struct dc_key *k, uint64_t b, size_t le
     memcpy(&stored, buf + covered, 4);
     if (crc32c(0, buf, covered) != stored)
         goto bad;
+    /* The padding is zeros: any change to the file is damage, even where
+     * it would change no byte served. */
+    for (size_t i = covered + 4; i < hs; i++)
+        if (buf[i])
+            goto bad;
     crcs = malloc(4 * n);
     if (crcs)
         memcpy(crcs, buf + sizeof(h), 4 * n);
@@ -349,8 +355,25 @@ static bool chunks_ok(const uint32_t *crcs, const char *data, size_t c0, size_t 
     return true;
 }
 
+/* Whether DIR/v1 was removed under us (rm -rf cache_dir): then the cache
+ * turns itself off, with one log line, rather than report every block. */
+static bool dir_gone(struct diskcache *dc)
+{
+    struct stat st;
+    if (fstat(dc->v1_fd, &st) != 0 || st.st_nlink > 0)
+        return false;
+    pthread_mutex_lock(&dc->lock);
+    bool say = !dc->gone;
+    dc->gone = true;
+    pthread_mutex_unlock(&dc->lock);
+    if (say)
+        log_warn("cache_dir %s was removed; reading without the disk cache until the next mount",
+                 dc->dir);
+    return true;
+}
+
 /* A block failed its checks (bad) or its file is gone: forget it, delete a
- * bad file, say so (the first few). */
+ * bad file, say so (the first few of either). */
 static void drop(struct diskcache *dc, const struct dc_key *k, uint64_t b, bool bad)
 {
     pthread_mutex_lock(&dc->lock);
@@ -359,14 +382,15 @@ static void drop(struct diskcache *dc, const struct dc_key *k, uint64_t b, bool 
         delete_entry(dc, e);
     else if (e)
         forget(dc, e);
-    bool say = bad && dc->bad_logged < DC_BAD_LOGGED_MAX;
+    bool say = dc->bad_logged < DC_BAD_LOGGED_MAX && !dc->gone;
     dc->bad_logged += say;
     bool last = say && dc->bad_logged == DC_BAD_LOGGED_MAX;
     pthread_mutex_unlock(&dc->lock);
     stats_inc(STATS_DISK_DROPPED);
     if (say)
-        log_warn("cache_dir %s: block %" PRIu64 " failed its checks; deleted, fetched again%s",
-                 dc->dir, b, last ? " (further ones are counted, not logged)" : "");
+        log_warn("cache_dir %s: block %" PRIu64 " %s; fetched again%s", dc->dir, b,
+                 bad ? "failed its checks and was deleted" : "is gone from the disk",
+                 last ? " (further ones are counted, not logged)" : "");
 }
 
 /* Marks block b used now: newest in the LRU, and its file's mtime when the
@@ -398,6 +422,7 @@ static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, 
     block_name(name, k, b);
     int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
+        dir_gone(dc);
         drop(dc, k, b, false);
         return -1;
     }
@@ -415,7 +440,7 @@ static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, 
 bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b)
 {
     pthread_mutex_lock(&dc->lock);
-    bool has = find(dc, k, b) != NULL;
+    bool has = !dc->gone && find(dc, k, b) != NULL;
     pthread_mutex_unlock(&dc->lock);
     return has;
 }
@@ -549,7 +574,7 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     uint64_t bytes = head_size(len) + len;
     char tmp[64], name[DC_NAME_MAX];
     pthread_mutex_lock(&dc->lock);
-    bool skip = find(dc, k, b) || time(NULL) < dc->writes_off_until || bytes > dc->max;
+    bool skip = dc->gone || find(dc, k, b) || time(NULL) < dc->writes_off_until || bytes > dc->max;
     if (!skip)
         make_room(dc, bytes);
     snprintf(tmp, sizeof(tmp), "tmp/%ld.%" PRIu64, (long)getpid(), ++dc->tmp_seq);
@@ -566,7 +591,8 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     }
     if (rc) {
         unlinkat(dc->v1_fd, tmp, 0);
-        writes_failed(dc, -rc);
+        if (!dir_gone(dc))
+            writes_failed(dc, -rc);
         return;
     }
     pthread_mutex_lock(&dc->lock);

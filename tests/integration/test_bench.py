@@ -48,6 +48,10 @@ def test_quick_bench_writes_every_row_and_the_chart(tmp_path):
     for rid in ("seq_http", "seq_https", "profile"):
         v = rows[rid]["values"]
         assert v["umongofs_mbps"] > 0 and v["curl_mbps"] > 0 and v["cpu_s_per_gib"] > 0, rid
+    for rid in ("cache_first", "cache_hit", "cache_vs_dd"):  # the disk cache (cache_dir=)
+        assert rows[rid]["values"]["mbps"] > 0, rid
+    assert rows["cache_hit"]["values"]["beyond_validation"] >= 0
+    assert rows["cache_vs_dd"]["values"]["dd_mbps"] > 0
     assert res["meta"]["mode"] == "quick" and res["meta"]["failures"] == []
 
     md = (out / "results.md").read_text(encoding="utf-8")
