@@ -668,7 +668,8 @@ static void scan(struct diskcache *dc)
         snprintf(sub, sizeof(sub), "%02x", i);
         scan_sub(dc->v1_fd, sub, &f, &n, &cap);
     }
-    qsort(f, n, sizeof(*f), by_mtime);
+    if (n > 1)
+        qsort(f, n, sizeof(*f), by_mtime);
     pthread_mutex_lock(&dc->lock);
     for (size_t i = 0; i < n; i++)
         add(dc, &f[i].key, f[i].block, f[i].bytes, (time_t)(f[i].mtime_ns / 1000000000));
