@@ -65,7 +65,8 @@ struct diskcache {
     struct entry **buckets;
     size_t n_buckets, n_entries;
     struct entry *newest, *oldest;
-    uint64_t total; /* bytes of block files */
+    uint64_t total;   /* bytes of block files */
+    uint64_t pending; /* bytes of blocks being written (room made for them) */
     time_t writes_off_until;
     bool write_warned;
     bool gone; /* DIR/v1 was removed: the cache is off until the next mount */
@@ -575,8 +576,12 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     char tmp[64], name[DC_NAME_MAX];
     pthread_mutex_lock(&dc->lock);
     bool skip = dc->gone || find(dc, k, b) || time(NULL) < dc->writes_off_until || bytes > dc->max;
-    if (!skip)
-        make_room(dc, bytes);
+    if (!skip) {
+        /* Room for this block and those other threads are writing, so the
+         * files never exceed max, temporary ones included. */
+        make_room(dc, dc->pending + bytes);
+        dc->pending += bytes;
+    }
     snprintf(tmp, sizeof(tmp), "tmp/%ld.%" PRIu64, (long)getpid(), ++dc->tmp_seq);
     pthread_mutex_unlock(&dc->lock);
     if (skip)
@@ -589,8 +594,12 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
         if (rc == -ENOENT && mkdirat(dc->v1_fd, sub, 0700) == 0)
             rc = renameat(dc->v1_fd, tmp, dc->v1_fd, name) == 0 ? 0 : -errno;
     }
-    if (rc) {
+    if (rc)
         unlinkat(dc->v1_fd, tmp, 0);
+    pthread_mutex_lock(&dc->lock);
+    dc->pending -= bytes;
+    pthread_mutex_unlock(&dc->lock);
+    if (rc) {
         if (!dir_gone(dc))
             writes_failed(dc, -rc);
         return;
@@ -600,7 +609,7 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
      * replaced its file with identical bytes. */
     struct entry *e = find(dc, k, b);
     if (!e) {
-        make_room(dc, bytes);
+        make_room(dc, dc->pending + bytes);
         add(dc, k, b, bytes, time(NULL));
     }
     pthread_mutex_unlock(&dc->lock);

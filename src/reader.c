@@ -26,6 +26,13 @@
  * request this size, not a whole block. */
 #define READ_MIN_REQ (64u << 10)
 
+/* How far behind where the last read ended a read may start and still be
+ * part of a sequential run: two of the kernel's largest requests. Only a run
+ * of READ_RUN_MIN bytes is a stream whose reads can arrive out of order (and
+ * fills gaps, see grow_range); small random reads never are. */
+#define READ_REORDER (2u << 20)
+#define READ_RUN_MIN (256u << 10)
+
 /* A failed block repeats its error to one new request within this time
  * instead of being fetched again: the kernel retries a failed page read at
  * once, and running the whole retry schedule twice would double the time to
@@ -392,7 +399,12 @@ static bool grow_range(const struct reader *r, const struct slot *s, size_t lo, 
     const struct reader_pool *p = r->pool;
     bool below = lo < s->lo;
     size_t gap = below ? (hi < s->lo ? s->lo - hi : 0) : (lo > s->hi ? lo - s->hi : 0);
-    if (gap > READ_MIN_REQ && !(r->ahead && !below)) {
+    /* A reader in a sequential run (this read continued it, READ_RUN_MIN
+     * long) fills a gap ahead rather than dropping the window: its reads
+     * only arrived out of order, and a block left in pieces is never whole
+     * (nor kept on disk). */
+    bool run = r->ahead || (r->seq_run >= READ_RUN_MIN && r->seq_run > hi - lo);
+    if (gap > READ_MIN_REQ && !(run && !below)) {
         /* Rounded to READ_MIN_REQ, the new window stays clear of the old
          * one, which others may still be copying from. */
         window_around(p, lo, hi, from, upto);
@@ -499,15 +511,19 @@ static void copy_out(struct reader_pool *p, struct slot *s, char *dst, size_t fr
 }
 
 /* A read of size bytes at off going forward (within a block of where the
- * last read ended) extends the sequential run; a jump elsewhere ends it.
- * Prefetching starts once the run is a whole block long (reading the first
- * MiB, as file(1) does, is a sniff, not a copy) and doubles its distance
- * with every block read, up to max_ahead. Lock held. */
+ * last read ended, or up to READ_REORDER behind it: the kernel's readahead
+ * requests arrive out of order) extends the sequential run; a jump
+ * elsewhere ends it. Prefetching starts once the run is a whole block long
+ * (reading the first MiB, as file(1) does, is a sniff, not a copy) and
+ * doubles its distance with every block read, up to max_ahead. Lock held. */
 static void track_sequence(struct reader *r, uint64_t off, size_t size)
 {
     struct reader_pool *p = r->pool;
-    bool sequential =
-        off >= r->seq_end && off - r->seq_end <= p->bs && (off > 0 || r->seq_end == 0);
+    bool sequential = off >= r->seq_end
+                          ? off - r->seq_end <= p->bs && (off > 0 || r->seq_end == 0)
+                          : r->seq_end - off <= READ_REORDER && r->seq_run >= READ_RUN_MIN;
+    uint64_t end = off + size;
+    r->seq_end = sequential && end < r->seq_end ? r->seq_end : end;
     r->seq_run = sequential ? r->seq_run + size : size;
     uint64_t blocks = r->seq_run / p->bs;
     unsigned ahead = blocks == 0 ? 0 : blocks > 16 ? 1u << 16 : 1u << (blocks - 1);
@@ -558,8 +574,6 @@ static ssize_t read_impl(struct reader *r, char *buf, size_t size, uint64_t off,
         if (end)
             break;
     }
-    if (!probe)
-        r->seq_end = off + done;
     if (err == 0 && done > 0 && !probe)
         prefetch_after(r, last);
     pthread_mutex_unlock(&p->lock);
@@ -596,7 +610,6 @@ ssize_t reader_read_fd(struct reader *r, size_t size, uint64_t off, int *fd, off
         return 0;
     pthread_mutex_lock(&p->lock);
     track_sequence(r, off, size);
-    r->seq_end = off + size;
     prefetch_after(r, b);
     /* The disk's own readahead ends with each block's file: a reader going
      * forward (entering a block at its start, or reading inside the blocks

@@ -850,6 +850,32 @@ static void test_random_reads_fetch_a_window_each(void **state)
     fake_free(f);
 }
 
+/* The kernel's readahead requests of one sequential reader arrive out of
+ * order: a read ahead of the window fills the gap instead of starting a new
+ * window, so the block stays whole (and can be kept on disk), and the read
+ * that arrives late is served from memory. */
+static void test_reads_out_of_order_keep_the_block_whole(void **state)
+{
+    struct fake *f = fake_new(8 * MiB);
+    struct reader_pool *p = pool_new_bs(f, 8, 0, 0, 2 * MiB);
+    struct reader *r = open_reader(p, 8 * MiB);
+    unsigned before = calls(f); /* the open's probe */
+    expect_bytes(r, f, 0, 512 * KiB);
+    expect_bytes(r, f, 1 * MiB, 512 * KiB); /* arrived before [512K, 1M) */
+    expect_bytes(r, f, 512 * KiB, 512 * KiB);
+    expect_bytes(r, f, 0, 64 * KiB); /* the start of the block is still there */
+    expect_bytes(r, f, 1536 * KiB, 512 * KiB);
+    assert_int_equal(calls(f) - before, 2);
+    /* Small random reads behind the window are no stream: a new window. */
+    expect_bytes(r, f, 6 * MiB, 4 * KiB);
+    expect_bytes(r, f, 4 * MiB + 8 * KiB, 4 * KiB);
+    assert_int_equal(calls(f) - before, 4);
+    expect_request(f, calls(f) - 1, 4 * MiB, 64 * KiB);
+    reader_close(&r);
+    reader_pool_free(&p);
+    fake_free(f);
+}
+
 /* Reading the first MiB (file(1), a thumbnailer) does not prefetch; a copy
  * (more than a block in one run) does. */
 static void test_prefetch_waits_for_a_block_read_in_sequence(void **state)
@@ -918,6 +944,7 @@ int main(void)
         cmocka_unit_test_setup(test_one_buffer_still_makes_progress, setup),
         cmocka_unit_test_setup(test_windows_grow_from_a_small_first_request, setup),
         cmocka_unit_test_setup(test_random_reads_fetch_a_window_each, setup),
+        cmocka_unit_test_setup(test_reads_out_of_order_keep_the_block_whole, setup),
         cmocka_unit_test_setup(test_prefetch_waits_for_a_block_read_in_sequence, setup),
         cmocka_unit_test_setup(test_random_read_sequences_are_byte_exact, setup),
     };
