@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 #define DC_TOUCH_S        60 /* a block's mtime is refreshed at most this often */
 #define DC_WRITE_PAUSE_S  60 /* storing pauses this long after a failure */
 #define DC_BAD_LOGGED_MAX 10 /* bad blocks logged one by one, then counted only */
+#define DC_OPEN_MAX       64 /* block files kept open, header checked */
 
 struct dc_head {
     char magic[8];
@@ -52,6 +52,12 @@ struct entry {
     time_t touched;              /* its mtime, as far as we set or saw it */
     struct entry *hnext;         /* hash chain */
     struct entry *newer, *older; /* LRU list */
+    /* The file kept open with its header checked (DC_OPEN_MAX at most), so
+     * a read of the block costs a dup, not an open and a header read: */
+    int fd;                                /* -1: not open */
+    size_t len;                            /* the block's length, as checked */
+    uint32_t *crcs;                        /* its chunks' CRCs */
+    struct entry *open_newer, *open_older; /* the open ones, newest first */
 };
 
 struct diskcache {
@@ -65,6 +71,8 @@ struct diskcache {
     struct entry **buckets;
     size_t n_buckets, n_entries;
     struct entry *newest, *oldest;
+    struct entry *open_newest, *open_oldest; /* entries with a file open */
+    unsigned n_open;
     uint64_t total;   /* bytes of block files */
     uint64_t pending; /* bytes of blocks being written (room made for them) */
     time_t writes_off_until;
@@ -214,6 +222,7 @@ static struct entry *add(struct diskcache *dc, const struct dc_key *k, uint64_t 
     e->block = b;
     e->bytes = bytes;
     e->touched = touched;
+    e->fd = -1;
     if (dc->n_entries >= dc->n_buckets * 2)
         grow_buckets(dc);
     size_t at = bucket_of(dc, k, b);
@@ -226,8 +235,49 @@ static struct entry *add(struct diskcache *dc, const struct dc_key *k, uint64_t 
     return e;
 }
 
+/* Closes e's open file, if any. */
+static void handle_close(struct diskcache *dc, struct entry *e)
+{
+    if (e->fd < 0)
+        return;
+    close(e->fd);
+    free(e->crcs);
+    e->fd = -1;
+    e->crcs = NULL;
+    if (e->open_newer)
+        e->open_newer->open_older = e->open_older;
+    else
+        dc->open_newest = e->open_older;
+    if (e->open_older)
+        e->open_older->open_newer = e->open_newer;
+    else
+        dc->open_oldest = e->open_newer;
+    e->open_newer = e->open_older = NULL;
+    dc->n_open--;
+}
+
+/* Keeps fd (checked, for a block len bytes long, with crcs) open for e,
+ * closing the longest open one past DC_OPEN_MAX. */
+static void handle_keep(struct diskcache *dc, struct entry *e, int fd, size_t len, uint32_t *crcs)
+{
+    if (dc->n_open >= DC_OPEN_MAX)
+        handle_close(dc, dc->open_oldest);
+    e->fd = fd;
+    e->len = len;
+    e->crcs = crcs;
+    e->open_older = dc->open_newest;
+    e->open_newer = NULL;
+    if (dc->open_newest)
+        dc->open_newest->open_newer = e;
+    else
+        dc->open_oldest = e;
+    dc->open_newest = e;
+    dc->n_open++;
+}
+
 static void forget(struct diskcache *dc, struct entry *e)
 {
+    handle_close(dc, e);
     struct entry **pp = &dc->buckets[bucket_of(dc, &e->key, e->block)];
     while (*pp != e)
         pp = &(*pp)->hnext;
@@ -414,27 +464,67 @@ static void touch(struct diskcache *dc, const struct dc_key *k, uint64_t b, int 
         futimens(fd, NULL);
 }
 
-/* Opens block b and reads its header: the fd, or -1 with the block
- * dropped (a miss). */
+/* A descriptor of block b's file (the caller closes it) and a copy of its
+ * chunks' CRCs (the caller frees it), or -1: a miss, the block dropped when
+ * its file is gone or bad. The file's header is checked when it is opened;
+ * the open file is then kept (handle_keep) for the block's next reads. */
 static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
                       uint32_t **crcs)
 {
+    size_t n = n_chunks(len);
+    uint32_t *copy = malloc(4 * n), *fresh;
+    if (!copy)
+        return -1;
+    pthread_mutex_lock(&dc->lock);
+    struct entry *e = find(dc, k, b);
+    int fd = e && e->fd >= 0 && e->len == len ? dup(e->fd) : -1;
+    if (fd >= 0)
+        memcpy(copy, e->crcs, 4 * n);
+    pthread_mutex_unlock(&dc->lock);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_nlink > 0) {
+            *crcs = copy;
+            return fd;
+        }
+        /* Deleted under us (rm -rf cache_dir): let go of it, so its space
+         * is freed, and look for the name again. */
+        close(fd);
+        pthread_mutex_lock(&dc->lock);
+        e = find(dc, k, b);
+        if (e)
+            handle_close(dc, e);
+        pthread_mutex_unlock(&dc->lock);
+    }
     char name[DC_NAME_MAX];
     block_name(name, k, b);
-    int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
+        free(copy);
         dir_gone(dc);
         drop(dc, k, b, false);
         return -1;
     }
     bool bad;
-    *crcs = read_head(fd, k, b, len, &bad);
-    if (!*crcs) {
+    fresh = read_head(fd, k, b, len, &bad);
+    if (!fresh) {
+        free(copy);
         close(fd);
         if (bad)
             drop(dc, k, b, true);
         return -1;
     }
+    memcpy(copy, fresh, 4 * n);
+    pthread_mutex_lock(&dc->lock);
+    e = find(dc, k, b);
+    int keep = e && e->fd < 0 ? dup(fd) : -1;
+    if (keep >= 0) {
+        handle_keep(dc, e, keep, len, fresh);
+        fresh = NULL;
+    }
+    pthread_mutex_unlock(&dc->lock);
+    free(fresh);
+    *crcs = copy;
     return fd;
 }
 
@@ -482,18 +572,19 @@ int diskcache_open_span(struct diskcache *dc, const struct dc_key *k, uint64_t b
     int f = open_block(dc, k, b, len, &crcs);
     if (f < 0)
         return -ENOENT;
-    /* Check the chunks that hold [from, to) where the kernel will read them
-     * from: the file's pages, mapped (no copy). The file is never written
-     * after it was renamed into place, so what the kernel then sends is
-     * what was checked. */
-    size_t c0 = from / DISKCACHE_CHUNK, c1 = n_chunks(to);
-    size_t hs = head_size(len), map_len = (c1 - c0) * DISKCACHE_CHUNK;
-    size_t avail = len - c0 * DISKCACHE_CHUNK;
-    map_len = map_len < avail ? map_len : avail;
-    void *m = mmap(NULL, map_len, PROT_READ, MAP_SHARED, f, (off_t)(hs + c0 * DISKCACHE_CHUNK));
-    bool good = m != MAP_FAILED && chunks_ok(crcs, m, c0, c1, len);
-    if (m != MAP_FAILED)
-        munmap(m, map_len);
+    /* Check the chunks that hold [from, to) in the file the kernel will
+     * read them from. The file is never written after it was renamed into
+     * place, so what the kernel then sends is what was checked. Read, not
+     * mapped: a file cut short by someone else is then a bad block, not a
+     * SIGBUS. */
+    size_t c0 = from / DISKCACHE_CHUNK, c1 = n_chunks(to), hs = head_size(len);
+    bool good = true;
+    for (size_t c = c0; good && c < c1; c++) {
+        char chunk[DISKCACHE_CHUNK];
+        size_t lo = c * DISKCACHE_CHUNK;
+        size_t n = len - lo < DISKCACHE_CHUNK ? len - lo : DISKCACHE_CHUNK;
+        good = pread_full(f, chunk, n, (off_t)(hs + lo)) == 0 && crc32c(0, chunk, n) == crcs[c];
+    }
     free(crcs);
     if (!good) {
         close(f);

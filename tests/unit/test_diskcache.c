@@ -234,6 +234,43 @@ static void test_damage_is_never_served(void **state)
         }
 }
 
+/* A block's file stays open between its reads (its header checked once):
+ * bytes changed or cut off after that are still caught, never served, and
+ * a file cut short is a bad block, not a crash. */
+static void test_damage_after_the_file_was_opened(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    char *got = malloc(BS);
+    for (int cut = 0; cut < 2; cut++) {
+        diskcache_store(dc, &k, 1, blk, BS);
+        int f;
+        off_t pos;
+        assert_int_equal(diskcache_open_span(dc, &k, 1, BS, 0, DISKCACHE_CHUNK, &f, &pos), 0);
+        close(f);
+        char p[256];
+        path_of(p, sizeof(p), &k, 1);
+        int fd = open(p, O_RDWR);
+        if (cut) {
+            assert_int_equal(ftruncate(fd, 4096 + BS / 2), 0);
+        } else {
+            char c = 0x11;
+            assert_int_equal(pwrite(fd, &c, 1, 4096 + BS - 5), 1);
+        }
+        close(fd);
+        assert_int_equal(diskcache_open_span(dc, &k, 1, BS, BS - DISKCACHE_CHUNK, BS, &f, &pos),
+                         -ENOENT);
+        assert_false(diskcache_has(dc, &k, 1));
+        diskcache_store(dc, &k, 1, blk, BS);
+        assert_int_equal(diskcache_read(dc, &k, 1, BS, got, 0, BS), 0);
+        assert_memory_equal(got, blk, BS);
+        diskcache_store(dc, &k, 1, blk, BS); /* already there: nothing happens */
+    }
+    free(got);
+    diskcache_close(&dc);
+}
+
 static void test_span_checks_only_its_chunks_but_all_of_them(void **state)
 {
     struct diskcache *dc = open_dc(MAX_3);
@@ -378,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_then_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_keep_versions_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_is_never_served, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damage_after_the_file_was_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(test_span_checks_only_its_chunks_but_all_of_them, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_blocks_and_cleans_up, setup, teardown),
