@@ -250,7 +250,10 @@ def _check_block_file(path, index, src, bs=BS):
     hdr = len(data) - n
     assert hdr > 0 and hdr % 4096 == 0, \
         "%s: %d bytes for a %d-byte block: the header would be %d bytes" % (path, len(data), n, hdr)
-    assert data[hdr:] == src[index * bs:index * bs + n], "%s: not block %d's bytes" % (path, index)
+    # Compared outside the assert: pytest would diff two MiB-long byte
+    # strings with difflib (minutes) when they differ, which callers expect.
+    same = data[hdr:] == src[index * bs:index * bs + n]
+    assert same, "%s: not block %d's bytes" % (path, index)
     return hdr
 
 
