@@ -44,6 +44,13 @@ struct dc_head {
     uint32_t nchunks;
 };
 
+/* A block a thread is writing: another thread does not write it too. */
+struct writing {
+    struct dc_key key;
+    uint64_t block;
+    struct writing *next;
+};
+
 /* One block file known to be on disk. */
 struct entry {
     struct dc_key key;
@@ -73,8 +80,9 @@ struct diskcache {
     struct entry *newest, *oldest;
     struct entry *open_newest, *open_oldest; /* entries with a file open */
     unsigned n_open;
-    uint64_t total;   /* bytes of block files */
-    uint64_t pending; /* bytes of blocks being written (room made for them) */
+    uint64_t total;          /* bytes of block files */
+    uint64_t pending;        /* bytes of blocks being written (room made for them) */
+    struct writing *writing; /* those blocks (on their writers' stacks) */
     time_t writes_off_until;
     bool write_warned;
     bool gone; /* DIR/v1 was removed: the cache is off until the next mount */
@@ -439,7 +447,8 @@ static void drop(struct diskcache *dc, const struct dc_key *k, uint64_t b, bool 
     pthread_mutex_unlock(&dc->lock);
     stats_inc(STATS_DISK_DROPPED);
     if (say)
-        log_warn("cache_dir %s: block %" PRIu64 " %s; fetched again%s", dc->dir, b,
+        log_warn("cache_dir %s: block %" PRIu64 " of %02x%02x%02x%02x... %s; fetched again%s",
+                 dc->dir, b, k->b[0], k->b[1], k->b[2], k->b[3],
                  bad ? "failed its checks and was deleted" : "is gone from the disk",
                  last ? " (further ones are counted, not logged)" : "");
 }
@@ -660,18 +669,39 @@ static int write_block(struct diskcache *dc, const char *tmp, const struct dc_ke
     return rc;
 }
 
+static bool being_written(const struct diskcache *dc, const struct dc_key *k, uint64_t b)
+{
+    for (const struct writing *w = dc->writing; w; w = w->next)
+        if (w->block == b && memcmp(w->key.b, k->b, 32) == 0)
+            return true;
+    return false;
+}
+
+static void done_writing(struct diskcache *dc, struct writing *me, uint64_t bytes)
+{
+    struct writing **pp = &dc->writing;
+    while (*pp != me)
+        pp = &(*pp)->next;
+    *pp = me->next;
+    dc->pending -= bytes;
+}
+
 void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, const char *data,
                      size_t len)
 {
     uint64_t bytes = head_size(len) + len;
     char tmp[64], name[DC_NAME_MAX];
+    struct writing me = {.key = *k, .block = b};
     pthread_mutex_lock(&dc->lock);
-    bool skip = dc->gone || find(dc, k, b) || time(NULL) < dc->writes_off_until || bytes > dc->max;
+    bool skip = dc->gone || find(dc, k, b) || being_written(dc, k, b) ||
+                time(NULL) < dc->writes_off_until || bytes > dc->max;
     if (!skip) {
         /* Room for this block and those other threads are writing, so the
          * files never exceed max, temporary ones included. */
         make_room(dc, dc->pending + bytes);
         dc->pending += bytes;
+        me.next = dc->writing;
+        dc->writing = &me;
     }
     snprintf(tmp, sizeof(tmp), "tmp/%ld.%" PRIu64, (long)getpid(), ++dc->tmp_seq);
     pthread_mutex_unlock(&dc->lock);
@@ -688,7 +718,7 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     if (rc)
         unlinkat(dc->v1_fd, tmp, 0);
     pthread_mutex_lock(&dc->lock);
-    dc->pending -= bytes;
+    done_writing(dc, &me, bytes);
     pthread_mutex_unlock(&dc->lock);
     if (rc) {
         if (!dir_gone(dc))
@@ -696,9 +726,7 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
         return;
     }
     pthread_mutex_lock(&dc->lock);
-    /* Another thread may have stored the same block meanwhile: the rename
-     * replaced its file with identical bytes. */
-    struct entry *e = find(dc, k, b);
+    struct entry *e = find(dc, k, b); /* none: nobody else writes it */
     if (!e) {
         make_room(dc, dc->pending + bytes);
         add(dc, k, b, bytes, time(NULL));

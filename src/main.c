@@ -429,6 +429,10 @@ static int open_disk_cache(struct app *a)
     char err[PATH_MAX + 200];
     if (!a->o.cache_dir)
         return 0;
+    if (!a->o.cache_dir[0]) {
+        fprintf(stderr, "umongofs: cache_dir= needs a directory\n");
+        return -1;
+    }
     if (diskcache_open(a->o.cache_dir, a->disk_max, &a->disk, err, sizeof(err)) != 0) {
         fprintf(stderr, "umongofs: %s\n", err);
         return -1;

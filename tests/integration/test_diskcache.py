@@ -800,6 +800,19 @@ def test_second_mount_on_same_cache_dir_is_refused(wemu, mount_factory, tmp_path
     assert _dc(m3)["hits"] > 0
 
 
+def test_empty_cache_dir_is_refused(wemu, mount_factory):
+    """cache_dir= with no directory is a mistake, not a request to run
+    without the cache: the daemon exits 1 before mounting and says so."""
+    m = mount_factory(wemu, "cache_dir=", start=False)
+    m.spawn()
+    wait_until(lambda: not m.alive() or is_mounted(m.path), 15)
+    mounted = is_mounted(m.path)
+    rc = m.wait_exit(10) if not mounted else None
+    err = m.stderr()
+    assert not mounted and rc == 1, "cache_dir= was accepted (exit %r):\n%s" % (rc, err)
+    assert "cache_dir= needs a directory" in err, err
+
+
 # -- 6-8. a bad disk costs one warning, never a read ---------------------------------------------
 
 @contextlib.contextmanager

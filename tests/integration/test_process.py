@@ -302,6 +302,9 @@ def test_hostile_text_cannot_forge_log_lines(emulator_factory, mount_factory):
     "timeout=86401",
     "timeout=0",
     "retries=101",
+    "cache_max=7M",                 # below 2 x block_size (4M)
+    "cache_max=2048T",              # above 1P
+    "cache_max=1099511627777M",     # (2^40 + 1) << 20 wraps to 1M
 ])
 def test_size_options_out_of_range_are_refused(emu, tmp_path, opt):
     require_fuse()
