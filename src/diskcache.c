@@ -712,7 +712,9 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     if (rc == 0 && renameat(dc->v1_fd, tmp, dc->v1_fd, name) != 0) {
         rc = -errno;
         char sub[3] = {name[0], name[1], '\0'};
-        if (rc == -ENOENT && mkdirat(dc->v1_fd, sub, 0700) == 0)
+        /* The key's directory is missing: make it (another thread may
+         * have just made it: that is fine too) and try once more. */
+        if (rc == -ENOENT && (mkdirat(dc->v1_fd, sub, 0700) == 0 || errno == EEXIST))
             rc = renameat(dc->v1_fd, tmp, dc->v1_fd, name) == 0 ? 0 : -errno;
     }
     if (rc)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,6 +272,49 @@ static void test_damage_after_the_file_was_opened(void **state)
     diskcache_close(&dc);
 }
 
+struct racer {
+    struct diskcache *dc;
+    struct dc_key k;
+    uint64_t b;
+    pthread_barrier_t *go;
+};
+
+static void *store_one(void *arg)
+{
+    struct racer *r = arg;
+    pthread_barrier_wait(r->go);
+    diskcache_store(r->dc, &r->k, r->b, blk, 64 << 10);
+    return NULL;
+}
+
+/* The first blocks of a new object, stored by several threads at once, all
+ * land: they race to create the key's subdirectory, and losing that race
+ * is not a failure (it paused storing for a minute: 1 of 13 blocks kept). */
+static void test_threads_storing_a_new_object_at_once(void **state)
+{
+    struct diskcache *dc = open_dc(UINT64_C(1) << 30);
+    enum { THREADS = 8 };
+    for (int round = 0; round < 30; round++) {
+        char etag[32];
+        snprintf(etag, sizeof(etag), "\"round-%d\"", round);
+        struct racer r[THREADS];
+        pthread_t t[THREADS];
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, THREADS);
+        for (int i = 0; i < THREADS; i++) {
+            r[i] = (struct racer){dc, {{0}}, (uint64_t)i, &go};
+            key(&r[i].k, etag);
+            pthread_create(&t[i], NULL, store_one, &r[i]);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&go);
+        for (int i = 0; i < THREADS; i++)
+            assert_true(diskcache_has(dc, &r[i].k, (uint64_t)i));
+    }
+    diskcache_close(&dc);
+}
+
 static void test_span_checks_only_its_chunks_but_all_of_them(void **state)
 {
     struct diskcache *dc = open_dc(MAX_3);
@@ -416,6 +460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_keep_versions_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_is_never_served, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_after_the_file_was_opened, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_storing_a_new_object_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_span_checks_only_its_chunks_but_all_of_them, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_blocks_and_cleans_up, setup, teardown),
