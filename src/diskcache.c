@@ -374,7 +374,8 @@ static uint32_t *read_head(int fd, const struct dc_key *k, uint64_t b, size_t le
     struct dc_head h;
     struct stat st;
     uint32_t stored, *crcs = NULL;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != hs + len || pread_full(fd, buf, hs, 0) != 0)
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != hs + len ||
+        pread_full(fd, buf, hs, 0) != 0)
         goto bad;
     memcpy(&h, buf, sizeof(h));
     if (memcmp(h.magic, DC_MAGIC, 8) != 0 || h.version != DC_VERSION || h.hdr_size != hs ||
@@ -507,11 +508,15 @@ static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, 
     }
     char name[DC_NAME_MAX];
     block_name(name, k, b);
-    fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO put in a block's place must not hang the read
+     * (read_head then finds it is no block file). */
+    fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
+        /* A symbolic link in a block's place is not followed: bad. */
+        bool link = errno == ELOOP;
         free(copy);
         dir_gone(dc);
-        drop(dc, k, b, false);
+        drop(dc, k, b, link);
         return -1;
     }
     bool bad;
@@ -612,7 +617,7 @@ void diskcache_willneed(struct diskcache *dc, const struct dc_key *k, uint64_t b
 {
     char name[DC_NAME_MAX];
     block_name(name, k, b);
-    int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return; /* found missing when read */
     posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);

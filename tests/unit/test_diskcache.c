@@ -168,7 +168,17 @@ static void test_keys_keep_versions_apart(void **state)
     diskcache_close(&dc);
 }
 
-enum damage { FLIP_DATA, FLIP_LAST_BYTE, FLIP_HEADER, FLIP_CRC_TABLE, TRUNCATE, GROW, DELETE };
+enum damage {
+    FLIP_DATA,
+    FLIP_LAST_BYTE,
+    FLIP_HEADER,
+    FLIP_CRC_TABLE,
+    TRUNCATE,
+    GROW,
+    DELETE,
+    FIFO,    /* a named pipe in the block's place: must not hang the read */
+    SYMLINK, /* a link to a good copy of the block: not followed */
+};
 
 /* Stores a block, damages its file, and checks that neither way of reading
  * returns it: a miss, the file deleted (when it was there), counted. */
@@ -195,8 +205,16 @@ static void damaged(enum damage d, bool through_fd)
         assert_int_equal(ftruncate(fd, 4096 + BS - 10), 0);
     } else if (d == GROW) {
         assert_int_equal(pwrite(fd, "x", 1, 4096 + BS), 1);
-    } else {
+    } else if (d == DELETE) {
         assert_int_equal(unlink(p), 0);
+    } else if (d == FIFO) {
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(mkfifo(p, 0600), 0);
+    } else {
+        char copy[300];
+        snprintf(copy, sizeof(copy), "%s.copy", p);
+        assert_int_equal(rename(p, copy), 0);
+        assert_int_equal(symlink(copy, p), 0);
     }
     close(fd);
     char *got = malloc(BS);
@@ -228,7 +246,7 @@ static void damaged(enum damage d, bool through_fd)
 static void test_damage_is_never_served(void **state)
 {
     for (int fdway = 0; fdway < 2; fdway++)
-        for (enum damage d = FLIP_DATA; d <= DELETE; d++) {
+        for (enum damage d = FLIP_DATA; d <= SYMLINK; d++) {
             teardown(state);
             setup(state);
             damaged(d, fdway);
