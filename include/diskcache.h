@@ -12,8 +12,7 @@
  *   wrong header, gone) is deleted, reported as missing and fetched again.
  * - A block is written to DIR/v1/tmp/ and renamed into place, and never
  *   written again: a crash leaves a temporary file (removed at the next
- *   start) or a whole block, and a file another read has open keeps its
- *   bytes when the block is evicted (unlinked).
+ *   start) or a whole block.
  * - One mount at a time: DIR/lock is flock'ed for the process's lifetime;
  *   a second mount on DIR is refused.
  * - DIR must be the mounting user's own and not writable by others; it is
@@ -68,18 +67,11 @@ bool diskcache_key(struct dc_key *k, const char *id, const char *etag, uint64_t 
 /* Whether block b of k is on disk (as far as the index knows). */
 bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b);
 
-/* Reads bytes [from, to) of block b (len bytes long) into dst + from,
- * checking every chunk; from must be a multiple of DISKCACHE_CHUNK. 0, or
+/* Reads bytes [from, to) of block b (len bytes long) into out, checking
+ * every chunk they touch; the bytes checked are the bytes handed out. 0, or
  * -ENOENT: not on disk, or bad (then deleted). */
-int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *dst,
+int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
                    size_t from, size_t to);
-
-/* Opens block b (len bytes long) for reading [from, to) through a file
- * descriptor, after checking the chunks that hold those bytes: 0 with *fd
- * (the caller closes it) and *pos, the file offset of byte from; or
- * -ENOENT as above. The bytes stay what was checked while *fd is open. */
-int diskcache_open_span(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
-                        size_t from, size_t to, int *fd, off_t *pos);
 
 /* Asks the kernel to start reading block b from disk now (a reader going
  * forward will want it): each block is a file of its own, so the disk's

@@ -42,12 +42,6 @@
 #define FS_SPARE_WORKERS 448
 #define FS_WORKERS       (FS_MAX_BACKGROUND + FS_SPARE_WORKERS)
 
-/* With a disk cache, reads are at most this size (mount option max_read,
- * which must match): libfuse splices an answer only when it fits its pipe,
- * and an unprivileged process cannot grow a pipe past 1 MiB
- * (/proc/sys/fs/pipe-max-size), the size of the largest read. */
-#define FS_SPLICE_READ_MAX (512u << 10)
-
 struct fs_ctx {
     struct catalog *catalog;
     struct inval *inval; /* started by init(): drops what the kernel caches of

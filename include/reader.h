@@ -93,13 +93,11 @@ int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len);
  * Call before the first read. */
 void reader_set_cache_id(struct reader *r, const char *id);
 
-/* Answers a read from the disk cache through a file descriptor when the
- * bytes at off are all in one block on disk: the byte count (the object may
- * end sooner than size) with *fd open (the caller closes it once the bytes
- * were sent) and *pos their offset in it; 0 when the read must go through
- * reader_read. The bytes were checked, and stay as checked while *fd is
- * open. */
-ssize_t reader_read_fd(struct reader *r, size_t size, uint64_t off, int *fd, off_t *pos);
+/* Answers a read from the disk cache when the bytes at off are all in one
+ * block on disk (and not in memory already): reads them into buf, checked,
+ * and returns the byte count (the object may end sooner than size); 0 when
+ * the read must go through reader_read. */
+ssize_t reader_read_disk(struct reader *r, char *buf, size_t size, uint64_t off);
 
 /* Reads up to size bytes at off; returns bytes read (0 at the end) or -errno.
  * Never fewer bytes than asked for because of a failure: fewer only at the

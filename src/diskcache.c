@@ -302,7 +302,8 @@ static void delete_entry(struct diskcache *dc, struct entry *e)
 {
     char name[DC_NAME_MAX];
     block_name(name, &e->key, e->block);
-    unlinkat(dc->v1_fd, name, 0);
+    if (unlinkat(dc->v1_fd, name, 0) != 0 && errno == EISDIR)
+        unlinkat(dc->v1_fd, name, AT_REMOVEDIR); /* an empty directory in its place */
     forget(dc, e);
 }
 
@@ -402,19 +403,6 @@ bad:
     return NULL;
 }
 
-/* Whether chunks [c0, c1) of the len-byte block at data (chunk c0 first)
- * have their CRCs. */
-static bool chunks_ok(const uint32_t *crcs, const char *data, size_t c0, size_t c1, size_t len)
-{
-    for (size_t c = c0; c < c1; c++) {
-        size_t lo = c * DISKCACHE_CHUNK;
-        size_t hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
-        if (crc32c(0, data + (lo - c0 * DISKCACHE_CHUNK), hi - lo) != crcs[c])
-            return false;
-    }
-    return true;
-}
-
 /* Whether DIR/v1 was removed under us (rm -rf cache_dir): then the cache
  * turns itself off, with one log line, rather than report every block. */
 static bool dir_gone(struct diskcache *dc)
@@ -425,6 +413,8 @@ static bool dir_gone(struct diskcache *dc)
     pthread_mutex_lock(&dc->lock);
     bool say = !dc->gone;
     dc->gone = true;
+    while (dc->open_oldest) /* let go of the files, so their space is freed */
+        handle_close(dc, dc->open_oldest);
     pthread_mutex_unlock(&dc->lock);
     if (say)
         log_warn("cache_dir %s was removed; reading without the disk cache until the next mount",
@@ -550,20 +540,44 @@ bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b)
     return has;
 }
 
-int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *dst,
+/* Reads bytes [from, to) of the len-byte block in fd into out, checking
+ * every chunk they touch: whole chunks are read straight into out and
+ * checked there, the partial ones at either end through a chunk on the
+ * stack. So the bytes checked are the very bytes handed out. */
+static bool read_checked(int fd, const uint32_t *crcs, size_t len, char *out, size_t from,
+                         size_t to)
+{
+    size_t hs = head_size(len);
+    for (size_t c = from / DISKCACHE_CHUNK; c < n_chunks(to); c++) {
+        size_t lo = c * DISKCACHE_CHUNK;
+        size_t hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
+        size_t a = lo > from ? lo : from, z = hi < to ? hi : to;
+        if (a == lo && z == hi) {
+            char *at = out + (lo - from);
+            if (pread_full(fd, at, hi - lo, (off_t)(hs + lo)) != 0 ||
+                crc32c(0, at, hi - lo) != crcs[c])
+                return false;
+        } else {
+            char chunk[DISKCACHE_CHUNK];
+            if (pread_full(fd, chunk, hi - lo, (off_t)(hs + lo)) != 0 ||
+                crc32c(0, chunk, hi - lo) != crcs[c])
+                return false;
+            memcpy(out + (a - from), chunk + (a - lo), z - a);
+        }
+    }
+    return true;
+}
+
+int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
                    size_t from, size_t to)
 {
-    if (from % DISKCACHE_CHUNK || to > len || from >= to || (to % DISKCACHE_CHUNK && to != len) ||
-        !diskcache_has(dc, k, b))
+    if (from >= to || to > len || !diskcache_has(dc, k, b))
         return -ENOENT;
     uint32_t *crcs;
     int fd = open_block(dc, k, b, len, &crcs);
     if (fd < 0)
         return -ENOENT;
-    off_t at = (off_t)(head_size(len) + from);
-    bool ok = pread_full(fd, dst + from, to - from, at) == 0;
-    bool good = ok && chunks_ok(crcs, dst + from, from / DISKCACHE_CHUNK,
-                                n_chunks(to) < n_chunks(len) ? n_chunks(to) : n_chunks(len), len);
+    bool good = read_checked(fd, crcs, len, out, from, to);
     free(crcs);
     if (good)
         touch(dc, k, b, fd);
@@ -574,42 +588,6 @@ int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, siz
     }
     stats_inc(STATS_DISK_HITS);
     stats_add(STATS_DISK_BYTES, (int64_t)(to - from));
-    return 0;
-}
-
-int diskcache_open_span(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
-                        size_t from, size_t to, int *fd, off_t *pos)
-{
-    if (from >= to || to > len || !diskcache_has(dc, k, b))
-        return -ENOENT;
-    uint32_t *crcs;
-    int f = open_block(dc, k, b, len, &crcs);
-    if (f < 0)
-        return -ENOENT;
-    /* Check the chunks that hold [from, to) in the file the kernel will
-     * read them from. The file is never written after it was renamed into
-     * place, so what the kernel then sends is what was checked. Read, not
-     * mapped: a file cut short by someone else is then a bad block, not a
-     * SIGBUS. */
-    size_t c0 = from / DISKCACHE_CHUNK, c1 = n_chunks(to), hs = head_size(len);
-    bool good = true;
-    for (size_t c = c0; good && c < c1; c++) {
-        char chunk[DISKCACHE_CHUNK];
-        size_t lo = c * DISKCACHE_CHUNK;
-        size_t n = len - lo < DISKCACHE_CHUNK ? len - lo : DISKCACHE_CHUNK;
-        good = pread_full(f, chunk, n, (off_t)(hs + lo)) == 0 && crc32c(0, chunk, n) == crcs[c];
-    }
-    free(crcs);
-    if (!good) {
-        close(f);
-        drop(dc, k, b, true);
-        return -ENOENT;
-    }
-    touch(dc, k, b, f);
-    stats_inc(STATS_DISK_HITS);
-    stats_add(STATS_DISK_BYTES, (int64_t)(to - from));
-    *fd = f;
-    *pos = (off_t)(hs + from);
     return 0;
 }
 
@@ -727,11 +705,12 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     pthread_mutex_lock(&dc->lock);
     done_writing(dc, &me, bytes);
     pthread_mutex_unlock(&dc->lock);
-    if (rc) {
-        if (!dir_gone(dc))
-            writes_failed(dc, -rc);
+    /* A directory in the block's place is no disk problem: only this block
+     * goes unstored. */
+    if (rc && rc != -EISDIR && rc != -ENOTEMPTY && !dir_gone(dc))
+        writes_failed(dc, -rc);
+    if (rc)
         return;
-    }
     pthread_mutex_lock(&dc->lock);
     struct entry *e = find(dc, k, b); /* none: nobody else writes it */
     if (!e) {

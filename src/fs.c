@@ -3,13 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "inval.h"
@@ -138,12 +136,6 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     conn->congestion_threshold = FS_MAX_BACKGROUND * 3 / 4;
     conn->max_readahead = 1u << 20;
     conn->want |= FUSE_CAP_ASYNC_READ;
-    /* Reads from the disk cache are answered with its file descriptors:
-     * let the kernel splice them rather than libfuse copy them. */
-    if (c->reader_opts.disk && (conn->capable & FUSE_CAP_SPLICE_WRITE)) {
-        conn->want |= FUSE_CAP_SPLICE_WRITE;
-        conn->max_read = FS_SPLICE_READ_MAX;
-    }
     /* ls -l of a big directory: attributes come with the listing, no
      * LOOKUP per entry, every time (not only when the kernel guesses so). */
     conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
@@ -315,77 +307,18 @@ fail:
     return -fs_errno(rc);
 }
 
-/* A read answered from the disk cache hands libfuse a file descriptor,
- * which must stay open until the answer is sent. libfuse sends it after
- * fs_read_buf returns, on the same thread, before that thread takes another
- * request: so a thread closes the descriptor it handed over last when it
- * answers its next read, or when it ends. At most one per worker thread. */
-static pthread_key_t sent_fd_key;
-static pthread_once_t sent_fd_once = PTHREAD_ONCE_INIT;
-
-static void close_sent_fd(void *v)
-{
-    close((int)(intptr_t)v - 1);
-}
-
-static void sent_fd_key_init(void)
-{
-    if (pthread_key_create(&sent_fd_key, close_sent_fd) != 0)
-        log_err("cannot keep cache file descriptors per thread");
-}
-
-/* Closes the descriptor this thread handed over last; remembers fd (-1:
- * none) as the one it hands over now. */
-static void sent_fd_swap(int fd)
-{
-    pthread_once(&sent_fd_once, sent_fd_key_init);
-    void *v = pthread_getspecific(sent_fd_key);
-    if (v)
-        close_sent_fd(v);
-    pthread_setspecific(sent_fd_key, fd >= 0 ? (void *)(intptr_t)(fd + 1) : NULL);
-}
-
-static struct fuse_bufvec fs_bufvec(size_t n)
-{
-    struct fuse_bufvec v = FUSE_BUFVEC_INIT(n);
-    return v;
-}
-
-/* Reads at off: from a block on disk through its file descriptor (the
- * kernel splices it, no copy here), else into memory. */
-static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
-                       struct fuse_file_info *fi)
+/* Reads at off: from a block on disk when it is there (checked on the way
+ * into buf), else from memory and the store. */
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
     if (off < 0)
         return -EINVAL;
-    sent_fd_swap(-1); /* this thread's last answer is sent */
-    struct fuse_bufvec *bv = malloc(sizeof(*bv));
-    if (!bv)
-        return -ENOMEM;
-    int fd;
-    off_t pos;
-    ssize_t n = reader_read_fd(f->reader, size, (uint64_t)off, &fd, &pos);
-    if (n > 0) {
-        *bv = fs_bufvec((size_t)n);
-        bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-        bv->buf[0].fd = fd;
-        bv->buf[0].pos = pos;
-        sent_fd_swap(fd);
-    } else {
-        char *mem = malloc(size ? size : 1);
-        n = mem ? reader_read(f->reader, mem, size, (uint64_t)off) : -ENOMEM;
-        if (n < 0) {
-            free(mem);
-            free(bv);
-            return -fs_errno((int)n);
-        }
-        *bv = fs_bufvec((size_t)n);
-        bv->buf[0].mem = mem; /* libfuse frees it */
-    }
-    stats_add(STATS_SERVED_BYTES, n);
-    *bufp = bv;
-    return 0;
+    ssize_t n = reader_read_disk(f->reader, buf, size, (uint64_t)off);
+    if (n == 0)
+        n = reader_read(f->reader, buf, size, (uint64_t)off);
+    stats_add(STATS_SERVED_BYTES, n > 0 ? n : 0);
+    return n < 0 ? -fs_errno((int)n) : (int)n;
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -573,7 +506,7 @@ static const struct fuse_operations fs_ops = {
     .getattr = fs_getattr,
     .readdir = fs_readdir,
     .open = fs_open,
-    .read_buf = fs_read_buf,
+    .read = fs_read,
     .release = fs_release,
     .getxattr = fs_getxattr,
     .listxattr = fs_listxattr,

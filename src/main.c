@@ -380,13 +380,13 @@ static int check_values(struct app *a)
         (o->readahead && opts_parse_size(o->readahead, 1u << 30, &a->ahead) != 0) ||
         (o->cache_size && opts_parse_size(o->cache_size, OPTS_SIZE_MAX, &a->cache) != 0) ||
         (o->cache_max && opts_parse_size(o->cache_max, CACHE_MAX_MAX, &a->disk_max) != 0) ||
-        a->disk_max < 2 * a->block || a->block < (1u << 20) || a->ahead == 0 ||
+        a->disk_max < 2 * a->block + (1u << 20) || a->block < (1u << 20) || a->ahead == 0 ||
         a->cache < a->block || o->max_conns == 0 || o->max_conns > 64 || o->url_ttl == 0 ||
         o->timeout == 0 || o->max_threads == 0 ||
         (o->max_threads != UINT_MAX && o->max_threads > 10000)) {
         fprintf(stderr,
                 "umongofs: bad option value: block_size must be 1M..64M, readahead "
-                "1..1G, cache_size block_size..16G, cache_max 2 x block_size..1P, max_conns "
+                "1..1G, cache_size block_size..16G, cache_max 2 x block_size + 1M..1P, max_conns "
                 "1..64, max_threads "
                 "1..10000, url_ttl and timeout above 0\n");
         return -1;
@@ -594,10 +594,6 @@ static int mount_fs(struct app *a)
     snprintf(opts, sizeof(opts),
              "-oro,nosuid,nodev,default_permissions,fsname=umongofs:%s,subtype=umongofs", a->label);
     fuse_opt_add_arg(&a->args, opts);
-    if (a->disk) {
-        snprintf(opts, sizeof(opts), "-omax_read=%u", FS_SPLICE_READ_MAX);
-        fuse_opt_add_arg(&a->args, opts);
-    }
     a->fuse = fuse_new(&a->args, fs_operations(), sizeof(*fs_operations()), &a->fsc);
     if (!a->fuse || fuse_mount(a->fuse, a->cmd.mountpoint) != 0)
         return -1;

@@ -589,7 +589,7 @@ ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t off)
     return read_impl(r, buf, size, off, false);
 }
 
-ssize_t reader_read_fd(struct reader *r, size_t size, uint64_t off, int *fd, off_t *pos)
+ssize_t reader_read_disk(struct reader *r, char *buf, size_t size, uint64_t off)
 {
     struct reader_pool *p = r->pool;
     pthread_mutex_lock(&p->lock);
@@ -606,7 +606,7 @@ ssize_t reader_read_fd(struct reader *r, size_t size, uint64_t off, int *fd, off
     struct dc_key key = r->key;
     size_t len = ready ? disk_block_len(r, b) : 0;
     pthread_mutex_unlock(&p->lock);
-    if (!ready || diskcache_open_span(p->disk, &key, b, len, from, from + size, fd, pos) != 0)
+    if (!ready || diskcache_read(p->disk, &key, b, len, buf, from, from + size) != 0)
         return 0;
     pthread_mutex_lock(&p->lock);
     track_sequence(r, off, size);

@@ -55,7 +55,7 @@ int disk_load(struct reader *r, uint64_t b, char *dst, size_t from, size_t upto,
     if (!ready || from >= len)
         return -ENOENT;
     size_t to = extend || upto > len ? len : upto;
-    int rc = diskcache_read(p->disk, &key, b, len, dst, from, to);
+    int rc = diskcache_read(p->disk, &key, b, len, dst + from, from, to);
     if (rc)
         return rc;
     *hi = to;
