@@ -6,8 +6,8 @@
  * - A block is named by a key (diskcache_key: the object's id, its strong
  *   ETag, its length and the block size) and its index: an object that
  *   changed has another key and never meets its old blocks.
- * - Each block file holds a header (key, index, length, a CRC32C of every
- *   64 KiB chunk, a CRC of the header) and the bytes. Every read from disk
+ * - Each block file (blockfile.h) holds a header (key, index, length, a
+ *   CRC32C of every 64 KiB chunk, a CRC of the header) and the bytes. Every read from disk
  *   checks the chunks it reads; a block that fails (flipped, truncated,
  *   wrong header, gone) is deleted, reported as missing and fetched again.
  * - A block is written to DIR/v1/tmp/ and renamed into place, and never
@@ -42,13 +42,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define DISKCACHE_CHUNK (64u << 10) /* bytes per checksum */
+#include "blockfile.h"
 
 struct diskcache;
-
-struct dc_key {
-    unsigned char b[32];
-};
 
 /* Opens (creating what is missing) the cache in dir, bounded by max_bytes.
  * 0 with *out set, or with *out NULL when the cache could not be set up and

@@ -1,9 +1,5 @@
-/* diskcache: blocks of objects on local disk. See diskcache.h.
- *
- * A block file: the header (struct dc_head, one CRC32C per chunk, the
- * header's own CRC32C, zeros up to hdr_size, a multiple of 4096 so the
- * bytes can be mapped), then the block's len bytes. Values are in the
- * host's byte order: a cache directory belongs to one machine.
+/* diskcache: blocks of objects on local disk: the index, eviction, the
+ * lock, degrading. See diskcache.h; the files themselves are blockfile.c's.
  */
 #include "diskcache.h"
 
@@ -21,28 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "blockfile.h"
 #include "log.h"
 #include "stats.h"
 
-#define DC_MAGIC          "UMGFSBK1"
-#define DC_VERSION        1u
-#define DC_NAME_MAX       96 /* "XX/" + 64 hex + "-" + 16 hex */
 #define DC_TOUCH_S        60 /* a block's mtime is refreshed at most this often */
 #define DC_WRITE_PAUSE_S  60 /* storing pauses this long after a failure */
 #define DC_BAD_LOGGED_MAX 10 /* bad blocks logged one by one, then counted only */
 #define DC_OPEN_MAX       64 /* block files kept open, header checked */
-
-struct dc_head {
-    char magic[8];
-    uint32_t version;
-    uint32_t hdr_size;
-    unsigned char key[32];
-    uint64_t block;
-    uint64_t len;
-    uint32_t chunk;
-    uint32_t nchunks;
-};
 
 /* A block a thread is writing: another thread does not write it too. */
 struct writing {
@@ -90,52 +72,6 @@ struct diskcache {
     uint64_t tmp_seq;
     bool counted; /* immutable after open: STATS_DISK_MAX holds max */
 };
-
-/* ---------- naming ---------- */
-
-static void hex(char *out, const unsigned char *b, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void block_name(char out[DC_NAME_MAX], const struct dc_key *k, uint64_t b)
-{
-    char kh[65];
-    hex(kh, k->b, 32);
-    snprintf(out, DC_NAME_MAX, "%.2s/%s-%016" PRIx64, kh, kh, b);
-}
-
-static int unhex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Parses "<64 hex>-<16 hex>" (a file in a subdirectory). */
-static bool parse_name(const char *name, struct dc_key *k, uint64_t *b)
-{
-    if (strlen(name) != 64 + 1 + 16 || name[64] != '-')
-        return false;
-    for (int i = 0; i < 32; i++) {
-        int hi = unhex(name[2 * i]), lo = unhex(name[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        k->b[i] = (unsigned char)(hi << 4 | lo);
-    }
-    uint64_t v = 0;
-    for (int i = 65; i < 81; i++) {
-        int d = unhex(name[i]);
-        if (d < 0)
-            return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *b = v;
-    return true;
-}
 
 bool diskcache_key(struct dc_key *k, const char *id, const char *etag, uint64_t length,
                    uint64_t block_size)
@@ -300,8 +236,8 @@ static void forget(struct diskcache *dc, struct entry *e)
 /* Deletes block e's file and forgets it. */
 static void delete_entry(struct diskcache *dc, struct entry *e)
 {
-    char name[DC_NAME_MAX];
-    block_name(name, &e->key, e->block);
+    char name[BLOCKFILE_NAME_MAX];
+    blockfile_name(name, &e->key, e->block);
     if (unlinkat(dc->v1_fd, name, 0) != 0 && errno == EISDIR)
         unlinkat(dc->v1_fd, name, AT_REMOVEDIR); /* an empty directory in its place */
     forget(dc, e);
@@ -314,93 +250,6 @@ static void make_room(struct diskcache *dc, uint64_t room)
         delete_entry(dc, dc->oldest);
         stats_inc(STATS_DISK_EVICTED);
     }
-}
-
-/* ---------- block files ---------- */
-
-static size_t n_chunks(size_t len)
-{
-    return (len + DISKCACHE_CHUNK - 1) / DISKCACHE_CHUNK;
-}
-
-static size_t head_size(size_t len)
-{
-    size_t raw = sizeof(struct dc_head) + 4 * n_chunks(len) + 4;
-    return (raw + 4095) / 4096 * 4096;
-}
-
-static int pread_full(int fd, void *buf, size_t n, off_t at)
-{
-    char *p = buf;
-    while (n > 0) {
-        ssize_t got = pread(fd, p, n, at);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
-        p += got;
-        n -= (size_t)got;
-        at += got;
-    }
-    return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t n, off_t at)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t put = pwrite(fd, p, n, at);
-        if (put < 0 && errno == EINTR)
-            continue;
-        if (put < 0)
-            return -errno;
-        p += put;
-        n -= (size_t)put;
-        at += put;
-    }
-    return 0;
-}
-
-/* Reads and checks the header of an open block file: the right key, index
- * and length, an intact CRC, and a file exactly as long as it says. The
- * chunk CRCs, malloc'd, or NULL (*bad set when the file is bad, rather than
- * memory short). */
-static uint32_t *read_head(int fd, const struct dc_key *k, uint64_t b, size_t len, bool *bad)
-{
-    size_t hs = head_size(len), n = n_chunks(len);
-    *bad = false;
-    char *buf = malloc(hs);
-    if (!buf)
-        return NULL;
-    struct dc_head h;
-    struct stat st;
-    uint32_t stored, *crcs = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != hs + len ||
-        pread_full(fd, buf, hs, 0) != 0)
-        goto bad;
-    memcpy(&h, buf, sizeof(h));
-    if (memcmp(h.magic, DC_MAGIC, 8) != 0 || h.version != DC_VERSION || h.hdr_size != hs ||
-        memcmp(h.key, k->b, 32) != 0 || h.block != b || h.len != len ||
-        h.chunk != DISKCACHE_CHUNK || h.nchunks != n)
-        goto bad;
-    size_t covered = sizeof(h) + 4 * n;
-    memcpy(&stored, buf + covered, 4);
-    if (crc32c(0, buf, covered) != stored)
-        goto bad;
-    /* The padding is zeros: any change to the file is damage, even where
-     * it would change no byte served. */
-    for (size_t i = covered + 4; i < hs; i++)
-        if (buf[i])
-            goto bad;
-    crcs = malloc(4 * n);
-    if (crcs)
-        memcpy(crcs, buf + sizeof(h), 4 * n);
-    free(buf);
-    return crcs;
-bad:
-    *bad = true;
-    free(buf);
-    return NULL;
 }
 
 /* Whether DIR/v1 was removed under us (rm -rf cache_dir): then the cache
@@ -471,7 +320,7 @@ static void touch(struct diskcache *dc, const struct dc_key *k, uint64_t b, int 
 static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
                       uint32_t **crcs)
 {
-    size_t n = n_chunks(len);
+    size_t n = blockfile_chunks(len);
     uint32_t *copy = malloc(4 * n), *fresh;
     if (!copy)
         return -1;
@@ -496,8 +345,8 @@ static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, 
             handle_close(dc, e);
         pthread_mutex_unlock(&dc->lock);
     }
-    char name[DC_NAME_MAX];
-    block_name(name, k, b);
+    char name[BLOCKFILE_NAME_MAX];
+    blockfile_name(name, k, b);
     /* O_NONBLOCK: a FIFO put in a block's place must not hang the read
      * (read_head then finds it is no block file). */
     fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -510,7 +359,7 @@ static int open_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, 
         return -1;
     }
     bool bad;
-    fresh = read_head(fd, k, b, len, &bad);
+    fresh = blockfile_read_head(fd, k, b, len, &bad);
     if (!fresh) {
         free(copy);
         close(fd);
@@ -540,34 +389,6 @@ bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b)
     return has;
 }
 
-/* Reads bytes [from, to) of the len-byte block in fd into out, checking
- * every chunk they touch: whole chunks are read straight into out and
- * checked there, the partial ones at either end through a chunk on the
- * stack. So the bytes checked are the very bytes handed out. */
-static bool read_checked(int fd, const uint32_t *crcs, size_t len, char *out, size_t from,
-                         size_t to)
-{
-    size_t hs = head_size(len);
-    for (size_t c = from / DISKCACHE_CHUNK; c < n_chunks(to); c++) {
-        size_t lo = c * DISKCACHE_CHUNK;
-        size_t hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
-        size_t a = lo > from ? lo : from, z = hi < to ? hi : to;
-        if (a == lo && z == hi) {
-            char *at = out + (lo - from);
-            if (pread_full(fd, at, hi - lo, (off_t)(hs + lo)) != 0 ||
-                crc32c(0, at, hi - lo) != crcs[c])
-                return false;
-        } else {
-            char chunk[DISKCACHE_CHUNK];
-            if (pread_full(fd, chunk, hi - lo, (off_t)(hs + lo)) != 0 ||
-                crc32c(0, chunk, hi - lo) != crcs[c])
-                return false;
-            memcpy(out + (a - from), chunk + (a - lo), z - a);
-        }
-    }
-    return true;
-}
-
 int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
                    size_t from, size_t to)
 {
@@ -577,7 +398,7 @@ int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, siz
     int fd = open_block(dc, k, b, len, &crcs);
     if (fd < 0)
         return -ENOENT;
-    bool good = read_checked(fd, crcs, len, out, from, to);
+    bool good = blockfile_read_checked(fd, crcs, len, out, from, to);
     free(crcs);
     if (good)
         touch(dc, k, b, fd);
@@ -593,8 +414,8 @@ int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, siz
 
 void diskcache_willneed(struct diskcache *dc, const struct dc_key *k, uint64_t b)
 {
-    char name[DC_NAME_MAX];
-    block_name(name, k, b);
+    char name[BLOCKFILE_NAME_MAX];
+    blockfile_name(name, k, b);
     int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return; /* found missing when read */
@@ -613,43 +434,6 @@ static void writes_failed(struct diskcache *dc, int err)
     if (say)
         log_warn("cache_dir %s: cannot store blocks (%s); reads go on from the object store",
                  dc->dir, strerror(err));
-}
-
-/* Writes the block file under the temporary name tmp. 0 or -errno. */
-static int write_block(struct diskcache *dc, const char *tmp, const struct dc_key *k, uint64_t b,
-                       const char *data, size_t len)
-{
-    size_t hs = head_size(len), n = n_chunks(len);
-    char *head = calloc(1, hs);
-    if (!head)
-        return -ENOMEM;
-    struct dc_head h = {.version = DC_VERSION,
-                        .hdr_size = (uint32_t)hs,
-                        .block = b,
-                        .len = len,
-                        .chunk = DISKCACHE_CHUNK,
-                        .nchunks = (uint32_t)n};
-    memcpy(h.magic, DC_MAGIC, 8);
-    memcpy(h.key, k->b, 32);
-    memcpy(head, &h, sizeof(h));
-    for (size_t c = 0; c < n; c++) {
-        size_t lo = c * DISKCACHE_CHUNK,
-               hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
-        uint32_t v = crc32c(0, data + lo, hi - lo);
-        memcpy(head + sizeof(h) + 4 * c, &v, 4);
-    }
-    uint32_t hc = crc32c(0, head, sizeof(h) + 4 * n);
-    memcpy(head + sizeof(h) + 4 * n, &hc, 4);
-    int fd = openat(dc->v1_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    int rc = fd < 0 ? -errno : 0;
-    if (rc == 0)
-        rc = pwrite_full(fd, head, hs, 0);
-    if (rc == 0)
-        rc = pwrite_full(fd, data, len, (off_t)hs);
-    if (fd >= 0 && close(fd) != 0 && rc == 0)
-        rc = -errno;
-    free(head);
-    return rc;
 }
 
 static bool being_written(const struct diskcache *dc, const struct dc_key *k, uint64_t b)
@@ -672,8 +456,8 @@ static void done_writing(struct diskcache *dc, struct writing *me, uint64_t byte
 void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, const char *data,
                      size_t len)
 {
-    uint64_t bytes = head_size(len) + len;
-    char tmp[64], name[DC_NAME_MAX];
+    uint64_t bytes = blockfile_head_size(len) + len;
+    char tmp[64], name[BLOCKFILE_NAME_MAX];
     struct writing me = {.key = *k, .block = b};
     pthread_mutex_lock(&dc->lock);
     bool skip = dc->gone || find(dc, k, b) || being_written(dc, k, b) ||
@@ -690,8 +474,8 @@ void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, c
     pthread_mutex_unlock(&dc->lock);
     if (skip)
         return;
-    block_name(name, k, b);
-    int rc = write_block(dc, tmp, k, b, data, len);
+    blockfile_name(name, k, b);
+    int rc = blockfile_write(dc->v1_fd, tmp, k, b, data, len);
     if (rc == 0 && renameat(dc->v1_fd, tmp, dc->v1_fd, name) != 0) {
         rc = -errno;
         char sub[3] = {name[0], name[1], '\0'};
@@ -754,7 +538,8 @@ static void scan_sub(int v1_fd, const char *sub, struct found **f, size_t *n, si
     while ((de = readdir(d))) {
         struct found x;
         struct stat st;
-        if (strncmp(de->d_name, sub, 2) != 0 || !parse_name(de->d_name, &x.key, &x.block) ||
+        if (strncmp(de->d_name, sub, 2) != 0 ||
+            !blockfile_parse_name(de->d_name, &x.key, &x.block) ||
             fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue; /* not ours: left alone */
         x.bytes = (uint64_t)st.st_size;
