@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +34,31 @@ struct writing {
     struct writing *next;
 };
 
+/* Two lists run through the entries (the LRU, the open files): each
+ * entry has links for both, and one pair of functions serves both. */
+struct entry;
+struct links {
+    struct entry *newer, *older;
+};
+struct list {
+    struct entry *newest, *oldest;
+    size_t at; /* offsetof(struct entry, the links of this list) */
+};
+
 /* One block file known to be on disk. */
 struct entry {
     struct dc_key key;
     uint64_t block;
-    uint64_t bytes;              /* the file's size */
-    time_t touched;              /* its mtime, as far as we set or saw it */
-    struct entry *hnext;         /* hash chain */
-    struct entry *newer, *older; /* LRU list */
+    uint64_t bytes;      /* the file's size */
+    time_t touched;      /* its mtime, as far as we set or saw it */
+    struct entry *hnext; /* hash chain */
+    struct links lru;    /* diskcache.lru */
     /* The file kept open with its header checked (DC_OPEN_MAX at most), so
      * a read of the block costs a dup, not an open and a header read: */
-    int fd;                                /* -1: not open */
-    size_t len;                            /* the block's length, as checked */
-    uint32_t *crcs;                        /* its chunks' CRCs */
-    struct entry *open_newer, *open_older; /* the open ones, newest first */
+    int fd;            /* -1: not open */
+    size_t len;        /* the block's length, as checked */
+    uint32_t *crcs;    /* its chunks' CRCs */
+    struct links open; /* diskcache.open */
 };
 
 struct diskcache {
@@ -59,8 +71,8 @@ struct diskcache {
     /* Guarded by lock: */
     struct entry **buckets;
     size_t n_buckets, n_entries;
-    struct entry *newest, *oldest;
-    struct entry *open_newest, *open_oldest; /* entries with a file open */
+    struct list lru;  /* every entry, most recently used first */
+    struct list open; /* the entries with a file open, most recently opened first */
     unsigned n_open;
     uint64_t total;          /* bytes of block files */
     uint64_t pending;        /* bytes of blocks being written (room made for them) */
@@ -111,28 +123,35 @@ static struct entry *find(const struct diskcache *dc, const struct dc_key *k, ui
     return NULL;
 }
 
-static void lru_unlink(struct diskcache *dc, struct entry *e)
+static struct links *links_of(const struct list *l, struct entry *e)
 {
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        dc->newest = e->older;
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        dc->oldest = e->newer;
-    e->newer = e->older = NULL;
+    return (struct links *)((char *)e + l->at);
 }
 
-static void lru_push_newest(struct diskcache *dc, struct entry *e)
+static void list_unlink(struct list *l, struct entry *e)
 {
-    e->older = dc->newest;
-    e->newer = NULL;
-    if (dc->newest)
-        dc->newest->newer = e;
+    struct links *x = links_of(l, e);
+    if (x->newer)
+        links_of(l, x->newer)->older = x->older;
     else
-        dc->oldest = e;
-    dc->newest = e;
+        l->newest = x->older;
+    if (x->older)
+        links_of(l, x->older)->newer = x->newer;
+    else
+        l->oldest = x->newer;
+    x->newer = x->older = NULL;
+}
+
+static void list_push_newest(struct list *l, struct entry *e)
+{
+    struct links *x = links_of(l, e);
+    x->older = l->newest;
+    x->newer = NULL;
+    if (l->newest)
+        links_of(l, l->newest)->newer = e;
+    else
+        l->oldest = e;
+    l->newest = e;
 }
 
 static void grow_buckets(struct diskcache *dc)
@@ -173,7 +192,7 @@ static struct entry *add(struct diskcache *dc, const struct dc_key *k, uint64_t 
     e->hnext = dc->buckets[at];
     dc->buckets[at] = e;
     dc->n_entries++;
-    lru_push_newest(dc, e);
+    list_push_newest(&dc->lru, e);
     dc->total += bytes;
     stats_add(STATS_DISK_SIZE, (int64_t)bytes);
     return e;
@@ -188,15 +207,7 @@ static void handle_close(struct diskcache *dc, struct entry *e)
     free(e->crcs);
     e->fd = -1;
     e->crcs = NULL;
-    if (e->open_newer)
-        e->open_newer->open_older = e->open_older;
-    else
-        dc->open_newest = e->open_older;
-    if (e->open_older)
-        e->open_older->open_newer = e->open_newer;
-    else
-        dc->open_oldest = e->open_newer;
-    e->open_newer = e->open_older = NULL;
+    list_unlink(&dc->open, e);
     dc->n_open--;
 }
 
@@ -205,17 +216,11 @@ static void handle_close(struct diskcache *dc, struct entry *e)
 static void handle_keep(struct diskcache *dc, struct entry *e, int fd, size_t len, uint32_t *crcs)
 {
     if (dc->n_open >= DC_OPEN_MAX)
-        handle_close(dc, dc->open_oldest);
+        handle_close(dc, dc->open.oldest);
     e->fd = fd;
     e->len = len;
     e->crcs = crcs;
-    e->open_older = dc->open_newest;
-    e->open_newer = NULL;
-    if (dc->open_newest)
-        dc->open_newest->open_newer = e;
-    else
-        dc->open_oldest = e;
-    dc->open_newest = e;
+    list_push_newest(&dc->open, e);
     dc->n_open++;
 }
 
@@ -226,7 +231,7 @@ static void forget(struct diskcache *dc, struct entry *e)
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    lru_unlink(dc, e);
+    list_unlink(&dc->lru, e);
     dc->n_entries--;
     dc->total -= e->bytes;
     stats_add(STATS_DISK_SIZE, -(int64_t)e->bytes);
@@ -246,8 +251,8 @@ static void delete_entry(struct diskcache *dc, struct entry *e)
 /* Evicts the least recently used blocks until room more bytes fit. */
 static void make_room(struct diskcache *dc, uint64_t room)
 {
-    while (dc->oldest && dc->total + room > dc->max) {
-        delete_entry(dc, dc->oldest);
+    while (dc->lru.oldest && dc->total + room > dc->max) {
+        delete_entry(dc, dc->lru.oldest);
         stats_inc(STATS_DISK_EVICTED);
     }
 }
@@ -262,8 +267,8 @@ static bool dir_gone(struct diskcache *dc)
     pthread_mutex_lock(&dc->lock);
     bool say = !dc->gone;
     dc->gone = true;
-    while (dc->open_oldest) /* let go of the files, so their space is freed */
-        handle_close(dc, dc->open_oldest);
+    while (dc->open.oldest) /* let go of the files, so their space is freed */
+        handle_close(dc, dc->open.oldest);
     pthread_mutex_unlock(&dc->lock);
     if (say)
         log_warn("cache_dir %s was removed; reading without the disk cache until the next mount",
@@ -302,8 +307,8 @@ static void touch(struct diskcache *dc, const struct dc_key *k, uint64_t b, int 
     pthread_mutex_lock(&dc->lock);
     struct entry *e = find(dc, k, b);
     if (e) {
-        lru_unlink(dc, e);
-        lru_push_newest(dc, e);
+        list_unlink(&dc->lru, e);
+        list_push_newest(&dc->lru, e);
         stamp = now - e->touched >= DC_TOUCH_S;
         if (stamp)
             e->touched = now;
@@ -633,6 +638,8 @@ int diskcache_open(const char *dir, uint64_t max_bytes, struct diskcache **out, 
     }
     dc->n_buckets = 1024;
     dc->max = max_bytes;
+    dc->lru.at = offsetof(struct entry, lru);
+    dc->open.at = offsetof(struct entry, open);
     int rc = 0;
     struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -678,8 +685,8 @@ void diskcache_close(struct diskcache **pdc)
     if (!dc)
         return;
     *pdc = NULL;
-    while (dc->oldest)
-        forget(dc, dc->oldest);
+    while (dc->lru.oldest)
+        forget(dc, dc->lru.oldest);
     if (dc->counted)
         stats_add(STATS_DISK_MAX, -(int64_t)dc->max);
     int fds[] = {dc->top_fd, dc->v1_fd, dc->lock_fd};

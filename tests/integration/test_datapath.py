@@ -16,6 +16,7 @@ import pytest
 
 from mount import (clean_env, errno_of, fusermount_unmount, is_mounted, run_oneshot,
                    sanitizer_build, umongofs_bin)
+from worldspec import rewrite_same_size
 
 MiB = 1 << 20
 SIZE = 5 * MiB + 4321
@@ -58,20 +59,6 @@ def _open_random(path):
     return fd
 
 
-_FLIP = bytes((b ^ 0x5A) for b in range(256))
-
-
-def _rewrite_same_size(path, pause=0.02):
-    """New bytes, same length, new mtime (so a new ETag; a new Last-Modified
-    after a pause of a second); returns them."""
-    with open(path, "rb") as f:
-        new = f.read().translate(_FLIP)
-    time.sleep(pause)
-    tmp = path + ".new"
-    with open(tmp, "wb") as f:
-        f.write(new)
-    os.replace(tmp, path)
-    return new
 
 
 def _read_all(path):
@@ -137,7 +124,7 @@ def test_replaced_under_open_reader_old_reader_gets_eio_new_opener_new_bytes(emu
     a = open(_path(m), "rb", buffering=0)
     try:
         assert a.read(MiB) == old[:MiB]
-        new = _rewrite_same_size(_src_path(emu), 0.02 if validator == "etag" else 1.1)
+        new = rewrite_same_size(_src_path(emu), 0.02 if validator == "etag" else 1.1)
         assert _read_all(_path(m)) == new, "an open after the change must see the new object"
         # A is on the old version: what it still gets must be old bytes, and it
         # must meet EIO before the end; never a byte of the new object.
@@ -169,7 +156,7 @@ def test_no_etag_reopen_never_serves_old_cached_pages(emulator_factory, mount_fa
     old = _src(emu)
     with open(_path(m), "rb") as f:
         assert f.read(2 * MiB) == old[:2 * MiB]  # pages of the old object now cached
-    new = _rewrite_same_size(_src_path(emu))
+    new = rewrite_same_size(_src_path(emu))
     got = _read_all(_path(m))
     assert len(got) == len(new)
     if got != new:

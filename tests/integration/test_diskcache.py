@@ -42,7 +42,7 @@ import pytest
 import make_world
 from emu_client import Emulator
 from mount import is_mounted, wait_until
-from worldspec import spec_cluster, spec_object
+from worldspec import rewrite_same_size, spec_cluster, spec_object
 
 MiB = 1 << 20
 KiB64 = 64 << 10
@@ -592,20 +592,6 @@ def test_corrupt_block_files_are_dropped_and_fetched_again(wemu, mount_factory, 
 
 # -- 3. a replaced object never uses the old blocks ----------------------------------------------
 
-_FLIP = bytes((b ^ 0x5A) for b in range(256))
-
-
-def _rewrite_same_size(path, pause):
-    """New bytes, same length, new mtime (a new ETag; a new Last-Modified after
-    a pause of a second)."""
-    with open(path, "rb") as f:
-        new = f.read().translate(_FLIP)
-    time.sleep(pause)
-    tmp = path + ".new"
-    with open(tmp, "wb") as f:
-        f.write(new)
-    os.replace(tmp, path)
-    return new
 
 
 @pytest.mark.parametrize("validator", ["etag", "last-modified"])
@@ -630,7 +616,7 @@ def test_object_replaced_between_mounts_reads_new_bytes(emulator_factory, mount_
     m1.stop()
     old_keys = {b[0] for b in _blocks(cache)[0].values()}
 
-    new = _rewrite_same_size(_src_path(emu, 0), 0.02 if validator == "etag" else 1.1)
+    new = rewrite_same_size(_src_path(emu, 0), 0.02 if validator == "etag" else 1.1)
     emu.reset()
     m2 = mount_factory(emu, *_opts(cache))
     got = _read(m2, 0)
