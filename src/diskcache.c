@@ -529,16 +529,22 @@ static int by_mtime(const void *a, const void *b)
     return x->block < y->block ? -1 : x->block > y->block;
 }
 
+/* Subdirectory name of DIR/v1 (not followed if a link), or NULL. */
+static DIR *open_subdir(int v1_fd, const char *name)
+{
+    int fd = openat(v1_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0)
+        close(fd);
+    return d;
+}
+
 /* Collects the block files of subdirectory sub into *f (n of cap). */
 static void scan_sub(int v1_fd, const char *sub, struct found **f, size_t *n, size_t *cap)
 {
-    int fd = openat(v1_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = open_subdir(v1_fd, sub);
+    if (!d)
         return;
-    }
     struct dirent *de;
     while ((de = readdir(d))) {
         struct found x;
@@ -586,13 +592,9 @@ static void scan(struct diskcache *dc)
  * ours, so no other is writing). */
 static void clean_tmp(int v1_fd)
 {
-    int fd = openat(v1_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = open_subdir(v1_fd, "tmp");
+    if (!d)
         return;
-    }
     struct dirent *de;
     while ((de = readdir(d)))
         if (de->d_name[0] != '.')

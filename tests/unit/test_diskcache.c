@@ -74,6 +74,17 @@ static void path_of(char *out, size_t n, const struct dc_key *k, uint64_t b)
     snprintf(out, n, "%s/v1/%.2s/%s-%016llx", dir, h, h, (unsigned long long)b);
 }
 
+/* Overwrites one byte of block b's file at at with c. */
+static void set_byte(const struct dc_key *k, uint64_t b, off_t at, char c)
+{
+    char p[256];
+    path_of(p, sizeof(p), k, b);
+    int fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+}
+
 static long long disk_stat(const char *name)
 {
     char *j = stats_json();
@@ -258,16 +269,13 @@ static void test_damage_after_the_file_was_opened(void **state)
     for (int cut = 0; cut < 2; cut++) {
         diskcache_store(dc, &k, 1, blk, BS);
         assert_int_equal(diskcache_read(dc, &k, 1, BS, got, 0, DISKCACHE_CHUNK), 0);
-        char p[256];
-        path_of(p, sizeof(p), &k, 1);
-        int fd = open(p, O_RDWR);
         if (cut) {
-            assert_int_equal(ftruncate(fd, 4096 + BS / 2), 0);
+            char p[256];
+            path_of(p, sizeof(p), &k, 1);
+            assert_int_equal(truncate(p, 4096 + BS / 2), 0);
         } else {
-            char c = 0x11;
-            assert_int_equal(pwrite(fd, &c, 1, 4096 + BS - 5), 1);
+            set_byte(&k, 1, 4096 + BS - 5, 0x11);
         }
-        close(fd);
         assert_int_equal(diskcache_read(dc, &k, 1, BS, got, BS - DISKCACHE_CHUNK, BS), -ENOENT);
         assert_false(diskcache_has(dc, &k, 1));
         diskcache_store(dc, &k, 1, blk, BS);
@@ -328,12 +336,7 @@ static void test_span_checks_only_its_chunks_but_all_of_them(void **state)
     struct dc_key k;
     key(&k, "\"e1\"");
     diskcache_store(dc, &k, 0, blk, BS);
-    char p[256];
-    path_of(p, sizeof(p), &k, 0);
-    int fd = open(p, O_RDWR);
-    char c = 0x55;
-    assert_int_equal(pwrite(fd, &c, 1, 4096 + 9 * DISKCACHE_CHUNK + 5), 1); /* chunk 9 */
-    close(fd);
+    set_byte(&k, 0, 4096 + 9 * DISKCACHE_CHUNK + 5, 0x55); /* chunk 9 */
     char got[2 * DISKCACHE_CHUNK];
     /* Chunks 0..1: fine. A span reaching one byte into chunk 9: refused. */
     assert_int_equal(diskcache_read(dc, &k, 0, BS, got, 0, 2 * DISKCACHE_CHUNK), 0);
