@@ -15,231 +15,13 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "fakestore.h"
 #include "reader.h"
 #include "retry.h"
 
 #define BS 16384u /* block size of the tests: small, so objects span many */
 
-/* ---------- the fake store ---------- */
-
-struct fake {
-    pthread_mutex_t lock;
-    char *data;
-    uint64_t size;
-    char etag[64];
-    bool no_etag;
-    /* Faults, each for the next N calls: */
-    unsigned fail;  /* -EAGAIN, nothing delivered */
-    unsigned proto; /* -EPROTO */
-    unsigned drop;  /* drop_after bytes, then -EAGAIN */
-    size_t drop_after;
-    bool etag_after_drop; /* the object "changes" right after a drop */
-    unsigned r416;        /* 416; with r416_total, "bytes * /r416_value" */
-    bool r416_total;
-    uint64_t r416_value;
-    unsigned cut200; /* a 200 without length whose body ends at cut200_at */
-    uint64_t cut200_at;
-    unsigned refuse_below; /* URLs of an older generation get 403 */
-    unsigned hang_ms;      /* every call waits this long (deadline, abort) */
-    /* What happened: */
-    unsigned calls;
-    uint64_t offs[64]; /* the first 64 requested offsets */
-    size_t lens[64];   /* and lengths */
-};
-
-/* Changes the fake under its lock: workers may be calling it. */
-#define FAKE(f, ...)                                                                               \
-    do {                                                                                           \
-        pthread_mutex_lock(&(f)->lock);                                                            \
-        __VA_ARGS__;                                                                               \
-        pthread_mutex_unlock(&(f)->lock);                                                          \
-    } while (0)
-
-static unsigned url_gen(const char *url)
-{
-    const char *g = strstr(url, "gen=");
-    return g ? (unsigned)strtoul(g + 4, NULL, 10) : 0;
-}
-
-/* Waits hang_ms, as a dead store would, but not past the deadline. */
-static int fake_hang(unsigned ms, uint64_t deadline_ms)
-{
-    uint64_t end = retry_now_ms() + ms;
-    while (retry_now_ms() < end) {
-        if (retry_aborted())
-            return -ECANCELED;
-        if (deadline_ms && retry_now_ms() >= deadline_ms)
-            return -ETIMEDOUT;
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
-/* A fault answer, or 1 when the call is to be answered normally. Lock held. */
-static int fake_fault(struct fake *f, const char *url, uint64_t off, struct http_object *obj)
-{
-    if (url_gen(url) < f->refuse_below)
-        return -EACCES;
-    if (f->r416) {
-        f->r416--;
-        if (f->r416_total) {
-            obj->total = f->r416_value;
-            obj->total_src = HTTP_TOTAL_RANGE;
-        }
-        return -ERANGE;
-    }
-    if (f->fail) {
-        f->fail--;
-        return -EAGAIN;
-    }
-    if (f->proto) {
-        f->proto--;
-        return -EPROTO;
-    }
-    if (!f->no_etag)
-        snprintf(obj->etag, sizeof(obj->etag), "%s", f->etag);
-    if (off >= f->size) {
-        obj->total = f->size;
-        obj->total_src = HTTP_TOTAL_RANGE;
-        return -ERANGE;
-    }
-    return 1;
-}
-
-static int fake_get(void *ctx, const char *url, uint64_t off, size_t len, uint64_t deadline_ms,
-                    char *dst, size_t *got, struct http_object *obj)
-{
-    struct fake *f = ctx;
-    *got = 0;
-    *obj = (struct http_object){.total = HTTP_UNKNOWN_SIZE};
-    pthread_mutex_lock(&f->lock);
-    unsigned hang = f->hang_ms;
-    if (f->calls < 64) {
-        f->offs[f->calls] = off;
-        f->lens[f->calls] = len;
-    }
-    f->calls++;
-    pthread_mutex_unlock(&f->lock);
-    int rc = hang ? fake_hang(hang, deadline_ms) : 0;
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&f->lock);
-    rc = fake_fault(f, url, off, obj);
-    if (rc != 1) {
-        pthread_mutex_unlock(&f->lock);
-        return rc; /* nothing delivered */
-    }
-    uint64_t n = f->size - off < len ? f->size - off : len;
-    obj->total = f->size;
-    obj->total_src = HTTP_TOTAL_RANGE;
-    rc = 0;
-    if (f->cut200) {
-        /* A 200 without Content-Length, cut: the body is [0, cut200_at). */
-        f->cut200--;
-        n = f->cut200_at > off ? (f->cut200_at - off < n ? f->cut200_at - off : n) : 0;
-        obj->total = f->cut200_at;
-        obj->total_src = HTTP_TOTAL_EOF;
-    } else if (f->drop && f->drop_after < n) {
-        f->drop--;
-        n = f->drop_after;
-        rc = -EAGAIN;
-        if (f->etag_after_drop)
-            snprintf(f->etag, sizeof(f->etag), "\"changed\"");
-    }
-    memcpy(dst, f->data + off, n);
-    *got = n;
-    pthread_mutex_unlock(&f->lock);
-    return rc;
-}
-
-/* New contents for the object (workers may be reading it). */
-static void fake_fill(struct fake *f, uint64_t size, unsigned seed)
-{
-    char *data = malloc(size ? size : 1);
-    assert_non_null(data);
-    for (uint64_t i = 0; i < size; i++) {
-        seed = seed * 1103515245u + 12345u;
-        data[i] = (char)(seed >> 16);
-    }
-    pthread_mutex_lock(&f->lock);
-    free(f->data);
-    f->data = data;
-    f->size = size;
-    pthread_mutex_unlock(&f->lock);
-}
-
-static struct fake *fake_new(uint64_t size)
-{
-    struct fake *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    pthread_mutex_init(&f->lock, NULL);
-    fake_fill(f, size, (unsigned)size);
-    snprintf(f->etag, sizeof(f->etag), "\"v1\"");
-    return f;
-}
-
-/* The object changes its ETag (workers may be reading it). Not inlined:
- * GCC's -Warray-bounds then takes f for a null pointer after cmocka's
- * assert_non_null in the caller. */
-__attribute__((noinline)) static void fake_etag(struct fake *f, const char *tag)
-{
-    pthread_mutex_lock(&f->lock);
-    snprintf(f->etag, sizeof(f->etag), "%s", tag);
-    pthread_mutex_unlock(&f->lock);
-}
-
-static void fake_free(struct fake *f)
-{
-    pthread_mutex_destroy(&f->lock);
-    free(f->data);
-    free(f);
-}
-
-/* ---------- the URL source ---------- */
-
-struct urls {
-    pthread_mutex_t lock;
-    unsigned gen;
-    unsigned calls, stale_calls;
-    char last_stale[64];
-};
-
-static int url_cb(void *ctx, const char *stale, char **url)
-{
-    struct urls *u = ctx;
-    char buf[64];
-    pthread_mutex_lock(&u->lock);
-    u->calls++;
-    if (stale) {
-        u->stale_calls++;
-        snprintf(u->last_stale, sizeof(u->last_stale), "%s", stale);
-        if (url_gen(stale) == u->gen)
-            u->gen++;
-    }
-    snprintf(buf, sizeof(buf), "fake://object?gen=%u", u->gen);
-    pthread_mutex_unlock(&u->lock);
-    *url = strdup(buf);
-    return *url ? 0 : -ENOMEM;
-}
-
-static struct urls g_urls = {.lock = PTHREAD_MUTEX_INITIALIZER, .gen = 1};
-
-static void urls_reset(void)
-{
-    pthread_mutex_lock(&g_urls.lock);
-    g_urls.gen = 1;
-    g_urls.calls = g_urls.stale_calls = 0;
-    g_urls.last_stale[0] = '\0';
-    pthread_mutex_unlock(&g_urls.lock);
-}
-
 /* ---------- helpers ---------- */
-
-struct env {
-    struct fake *fake;
-    struct reader_pool *pool;
-};
 
 static struct reader_pool *pool_new_bs(struct fake *f, unsigned blocks, unsigned retries,
                                        unsigned ahead, size_t bs)
@@ -287,14 +69,6 @@ static ssize_t read_at(struct reader *r, uint64_t off, size_t n)
 {
     char buf[256];
     return reader_read(r, buf, n < sizeof(buf) ? n : sizeof(buf), off);
-}
-
-static unsigned calls(struct fake *f)
-{
-    pthread_mutex_lock(&f->lock);
-    unsigned n = f->calls;
-    pthread_mutex_unlock(&f->lock);
-    return n;
 }
 
 static int setup(void **state)
@@ -398,9 +172,9 @@ static void test_etag_change_fails_every_later_read(void **state)
     assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
     expect_bytes(r, f, BS, 100); /* block 1 cached */
     fake_etag(f, "\"v2\"");
-    unsigned before = calls(f);
+    unsigned before = fake_calls(f);
     assert_int_equal(read_at(r, 4 * BS, 100), -EIO);
-    assert_int_equal(calls(f), before + 1);          /* no retry: the object changed */
+    assert_int_equal(fake_calls(f), before + 1);     /* no retry: the object changed */
     expect_bytes(r, f, BS, 100);                     /* fetched before: old bytes, still */
     assert_int_equal(read_at(r, 2 * BS, 100), -EIO); /* anything else: never the new */
     reader_close(&r);
@@ -450,9 +224,9 @@ static void test_transient_failures_are_retried_then_eio(void **state)
     reader_pool_stats(p, &st);
     assert_int_equal(st.retries, 3);
     FAKE(f, f->fail = 4);
-    unsigned before = calls(f);
+    unsigned before = fake_calls(f);
     assert_int_equal(read_at(r, 2 * BS, 100), -EIO);
-    assert_int_equal(calls(f), before + 4);
+    assert_int_equal(fake_calls(f), before + 4);
     FAKE(f, f->proto = 2); /* answers not believed: retried the same way */
     expect_bytes(r, f, 3 * BS, 100);
     reader_close(&r);
@@ -467,13 +241,13 @@ static void test_failed_block_repeats_its_error_once(void **state)
     struct reader *r = open_reader(p, 0);
     FAKE(f, f->fail = 1);
     assert_int_equal(read_at(r, BS, 10), -EIO);
-    unsigned before = calls(f);
+    unsigned before = fake_calls(f);
     /* The kernel's immediate retry of the same page gets the error again
      * without a new request; the next read after that fetches anew. */
     assert_int_equal(read_at(r, BS + 5, 10), -EIO);
-    assert_int_equal(calls(f), before);
+    assert_int_equal(fake_calls(f), before);
     expect_bytes(r, f, BS + 5, 10);
-    assert_int_equal(calls(f), before + 1);
+    assert_int_equal(fake_calls(f), before + 1);
     reader_close(&r);
     reader_pool_free(&p);
     fake_free(f);
@@ -800,26 +574,26 @@ static void test_windows_grow_from_a_small_first_request(void **state)
     char etag[HTTP_ETAG_MAX];
     assert_int_equal(reader_probe(r, &size, etag, sizeof(etag)), 0);
     assert_int_equal(size, 5 * MiB + 777);
-    assert_int_equal(calls(f), 1);
+    assert_int_equal(fake_calls(f), 1);
     expect_request(f, 0, 0, 64 * KiB);
     for (uint64_t off = 0; off < 128 * KiB; off += 32 * KiB)
         expect_bytes(r, f, off, 32 * KiB);
-    assert_int_equal(calls(f), 2);
+    assert_int_equal(fake_calls(f), 2);
     expect_request(f, 1, 64 * KiB, 192 * KiB); /* the window: 256 KiB */
     for (uint64_t off = 128 * KiB; off < 320 * KiB; off += 32 * KiB)
         expect_bytes(r, f, off, 32 * KiB);
-    assert_int_equal(calls(f), 3);
+    assert_int_equal(fake_calls(f), 3);
     expect_request(f, 2, 256 * KiB, 768 * KiB); /* 1 MiB */
     for (uint64_t off = 320 * KiB; off < size; off += 128 * KiB)
         expect_bytes(r, f, off, 128 * KiB);
     reader_close(&r);
     reader_pool_free(&p);
     /* Then whole blocks (or what is left of one), prefetched. */
-    for (unsigned i = 4; i < calls(f) && i < 64; i++) {
+    for (unsigned i = 4; i < fake_calls(f) && i < 64; i++) {
         if (f->lens[i] != 2 * MiB && f->offs[i] + f->lens[i] != 5 * MiB + 777)
             fail_msg("request %u: [%llu, +%zu)", i, (unsigned long long)f->offs[i], f->lens[i]);
     }
-    assert_true(calls(f) <= 6);
+    assert_true(fake_calls(f) <= 6);
     fake_free(f);
 }
 
@@ -834,7 +608,7 @@ static void test_random_reads_fetch_a_window_each(void **state)
                                     40 * KiB,   2500 * KiB, 1 * MiB};
     for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
         expect_bytes(r, f, offs[i], 4 * KiB);
-    assert_int_equal(calls(f), 6);
+    assert_int_equal(fake_calls(f), 6);
     expect_request(f, 0, 1856 * KiB, 64 * KiB);
     expect_request(f, 1, 64 * KiB, 64 * KiB); /* far below: a new window */
     expect_request(f, 3, 0, 64 * KiB);        /* just below [64K, 128K): grown down */
@@ -842,7 +616,7 @@ static void test_random_reads_fetch_a_window_each(void **state)
     /* A block keeps one window, the last: still served without the store. */
     expect_bytes(r, f, 1 * MiB, 64 * KiB);
     expect_bytes(r, f, 2 * MiB + 448 * KiB, 64 * KiB);
-    assert_int_equal(calls(f), 6);
+    assert_int_equal(fake_calls(f), 6);
     /* A read across a window's end and the next block: the rest is fetched. */
     expect_bytes(r, f, 2 * MiB - 8 * KiB, 64 * KiB);
     reader_close(&r);
@@ -859,18 +633,18 @@ static void test_reads_out_of_order_keep_the_block_whole(void **state)
     struct fake *f = fake_new(8 * MiB);
     struct reader_pool *p = pool_new_bs(f, 8, 0, 0, 2 * MiB);
     struct reader *r = open_reader(p, 8 * MiB);
-    unsigned before = calls(f); /* the open's probe */
+    unsigned before = fake_calls(f); /* the open's probe */
     expect_bytes(r, f, 0, 512 * KiB);
     expect_bytes(r, f, 1 * MiB, 512 * KiB); /* arrived before [512K, 1M) */
     expect_bytes(r, f, 512 * KiB, 512 * KiB);
     expect_bytes(r, f, 0, 64 * KiB); /* the start of the block is still there */
     expect_bytes(r, f, 1536 * KiB, 512 * KiB);
-    assert_int_equal(calls(f) - before, 2);
+    assert_int_equal(fake_calls(f) - before, 2);
     /* Small random reads behind the window are no stream: a new window. */
     expect_bytes(r, f, 6 * MiB, 4 * KiB);
     expect_bytes(r, f, 4 * MiB + 8 * KiB, 4 * KiB);
-    assert_int_equal(calls(f) - before, 4);
-    expect_request(f, calls(f) - 1, 4 * MiB, 64 * KiB);
+    assert_int_equal(fake_calls(f) - before, 4);
+    expect_request(f, fake_calls(f) - 1, 4 * MiB, 64 * KiB);
     reader_close(&r);
     reader_pool_free(&p);
     fake_free(f);
@@ -887,7 +661,7 @@ static void test_prefetch_waits_for_a_block_read_in_sequence(void **state)
         expect_bytes(r, f, off, 128 * KiB);
     struct timespec ts = {0, 50 * 1000000L};
     nanosleep(&ts, NULL);
-    unsigned n = calls(f);
+    unsigned n = fake_calls(f);
     for (unsigned i = 0; i < n; i++)
         assert_true(f->offs[i] < MiB);
     for (uint64_t off = MiB; off < 4 * MiB; off += 128 * KiB)
