@@ -69,11 +69,6 @@ bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b);
 int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
                    size_t from, size_t to);
 
-/* Asks the kernel to start reading block b from disk now (a reader going
- * forward will want it): each block is a file of its own, so the disk's
- * readahead stops at its end. Best effort. */
-void diskcache_willneed(struct diskcache *dc, const struct dc_key *k, uint64_t b);
-
 /* Stores block b (len bytes at data), best effort. */
 void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, const char *data,
                      size_t len);

@@ -94,9 +94,10 @@ int reader_probe(struct reader *r, uint64_t *size, char *etag, size_t etag_len);
 void reader_set_cache_id(struct reader *r, const char *id);
 
 /* Answers a read from the disk cache when the bytes at off are all in one
- * block on disk (and not in memory already): reads them into buf, checked,
- * and returns the byte count (the object may end sooner than size); 0 when
- * the read must go through reader_read. */
+ * block on disk and that block is neither in memory nor being loaded (a
+ * stream's blocks are, read ahead whole from disk by the workers): reads
+ * them into buf, checked, and returns the byte count (the object may end
+ * sooner than size); 0 when the read must go through reader_read. */
 ssize_t reader_read_disk(struct reader *r, char *buf, size_t size, uint64_t off);
 
 /* Reads up to size bytes at off; returns bytes read (0 at the end) or -errno.

@@ -417,17 +417,6 @@ int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, siz
     return 0;
 }
 
-void diskcache_willneed(struct diskcache *dc, const struct dc_key *k, uint64_t b)
-{
-    char name[BLOCKFILE_NAME_MAX];
-    blockfile_name(name, k, b);
-    int fd = openat(dc->v1_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        return; /* found missing when read */
-    posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-    close(fd);
-}
-
 /* Storing failed with err: pause it, say so once. */
 static void writes_failed(struct diskcache *dc, int err)
 {

@@ -39,10 +39,6 @@
  * an error. */
 #define FAIL_HOLD_MS 2000
 
-/* How many blocks ahead of a sequential reader the disk cache is asked to
- * read (diskcache_willneed): 16 x 4 MiB keeps a disk busy. */
-#define DISK_AHEAD_MAX 16
-
 void reader_span(uint64_t off, size_t len, size_t bs, uint64_t *first, uint64_t *last)
 {
     *first = off / bs;
@@ -186,8 +182,8 @@ static void schedule(struct reader *r, uint64_t b)
 {
     struct reader_pool *p = r->pool;
     int err;
-    if (blocks_find(r, b) || disk_has(r, b))
-        return; /* in memory, or read from disk when needed */
+    if (blocks_find(r, b))
+        return; /* in memory, or on its way (from the disk cache or the store) */
     struct slot *s = blocks_claim(r, b, true, &err);
     if (!s)
         return;
@@ -597,12 +593,12 @@ ssize_t reader_read_disk(struct reader *r, char *buf, size_t size, uint64_t off)
     size = ready && r->total - off < size ? (size_t)(r->total - off) : size;
     uint64_t b = off / p->bs;
     size_t from = (size_t)(off - b * p->bs);
-    /* One block only: a read across two goes through memory, as does one
-     * whose bytes are in memory already (just fetched: no need to check
-     * them on disk). */
-    struct slot *s = ready ? blocks_find(r, b) : NULL;
-    bool in_memory = s && s->state == SLOT_READY && covers(s, from, from + size);
-    ready = ready && !in_memory && from + size <= p->bs && disk_has(r, b);
+    /* Straight from disk: the chunks the read touches and no more (small
+     * scattered reads). A read across two blocks goes through memory, as
+     * does one whose block is in memory or on its way there: a stream's
+     * blocks are read ahead of it, whole, by the workers (prefetch_after),
+     * which keeps the disk busy and makes its reads copies. */
+    ready = ready && from + size <= p->bs && !blocks_find(r, b) && disk_has(r, b);
     struct dc_key key = r->key;
     size_t len = ready ? disk_block_len(r, b) : 0;
     pthread_mutex_unlock(&p->lock);
@@ -611,19 +607,7 @@ ssize_t reader_read_disk(struct reader *r, char *buf, size_t size, uint64_t off)
     pthread_mutex_lock(&p->lock);
     track_sequence(r, off, size);
     prefetch_after(r, b);
-    /* The disk's own readahead ends with each block's file: a reader going
-     * forward (entering a block at its start, or reading inside the blocks
-     * asked for already: the kernel's reads arrive out of order, so the
-     * store's sequence test is too strict here) gets the next
-     * DISK_AHEAD_MAX blocks asked of the disk, each once. */
-    bool forward = from == 0 || (b < r->disk_advised && b + 1 + DISK_AHEAD_MAX >= r->disk_advised);
-    uint64_t upto = forward ? b + 1 + DISK_AHEAD_MAX : 0;
-    uint64_t next = r->disk_advised > b + 1 ? r->disk_advised : b + 1;
-    if (upto > next)
-        r->disk_advised = upto;
     pthread_mutex_unlock(&p->lock);
-    for (uint64_t k = next; k < upto; k++)
-        diskcache_willneed(p->disk, &key, k);
     return (ssize_t)size;
 }
 

@@ -76,8 +76,6 @@ struct reader {
     char *cache_id;   /* set before the first read, then immutable: the disk cache's name */
     bool key_ready;   /* key is set (then immutable): blocks may live on disk */
     struct dc_key key;
-    uint64_t disk_advised; /* blocks below this (and after the last read's) were
-                              asked of the disk already (diskcache_willneed) */
 };
 
 struct job {
