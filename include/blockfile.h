@@ -4,7 +4,8 @@
  *
  * The file: a header (magic, version, header size, key, block index,
  * length, chunk size and count, a CRC32C per DISKCACHE_CHUNK bytes, a
- * CRC32C of all that, zeros up to a multiple of 4096), then the bytes.
+ * CRC32C of all that, zeros up to a multiple of BLOCKFILE_ALIGN), then the
+ * bytes: they start aligned, so the file can be written with O_DIRECT.
  * Pure functions over file descriptors: no state, any thread.
  */
 #ifndef UMONGOFS_BLOCKFILE_H
@@ -16,6 +17,7 @@
 
 #define DISKCACHE_CHUNK    (64u << 10) /* bytes per checksum */
 #define BLOCKFILE_NAME_MAX 96          /* "XX/" + 64 hex + "-" + 16 hex, and the NUL */
+#define BLOCKFILE_ALIGN    4096u       /* header size multiple; O_DIRECT alignment */
 
 /* What names the blocks of one version of an object (diskcache_key). */
 struct dc_key {
@@ -47,7 +49,9 @@ bool blockfile_read_checked(int fd, const uint32_t *crcs, size_t len, char *out,
                             size_t to);
 
 /* Creates tmp (O_EXCL, mode 0600) in dir_fd and writes block b of k (len
- * bytes at data) into it, header first. 0 or -errno. */
+ * bytes at data) into it, header first. With data page-aligned (a block
+ * buffer), through O_DIRECT where the filesystem takes it: the bytes go to
+ * the disk without a copy in the page cache. 0 or -errno. */
 int blockfile_write(int dir_fd, const char *tmp, const struct dc_key *k, uint64_t b,
                     const char *data, size_t len);
 
