@@ -27,7 +27,7 @@ enum stats_counter {
     STATS_OPEN_FILES,     /* gauge: files open now */
     STATS_BLOCK_MEMORY,   /* gauge: bytes of block buffers mapped now */
     /* The disk cache (cache_dir=), shown as the object "disk_cache": */
-    STATS_DISK_HITS,         /* reads answered from a block on disk */
+    STATS_DISK_HITS,         /* reads from block files: a whole block read ahead, or a small read */
     STATS_DISK_BYTES,        /* bytes those reads took from disk */
     STATS_DISK_STORED,       /* blocks written to disk */
     STATS_DISK_STORED_BYTES, /* bytes of those blocks */
