@@ -24,11 +24,14 @@ echo "== unit tests under ASan/UBSan"
 meson test -C build-asan --print-errorlogs --suite unit
 
 # The read path is where the threads meet (readers, prefetch workers, the
-# shared block budget): its unit tests also run under ThreadSanitizer.
+# shared block budget, the disk cache under them): its unit tests also run
+# under ThreadSanitizer.
 echo "== the read path under ThreadSanitizer"
 [ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread "${werror[@]}" >/dev/null
-meson compile -C build-tsan tests/unit/test_reader tests/unit/test_http tests/unit/test_urls tests/unit/test_stats
-TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs test_reader test_http test_urls test_stats
+meson compile -C build-tsan tests/unit/test_reader tests/unit/test_reader_disk tests/unit/test_diskcache \
+    tests/unit/test_http tests/unit/test_urls tests/unit/test_stats
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs test_reader \
+    test_reader_disk test_diskcache test_http test_urls test_stats
 
 # fuzz NAME SOURCE...: builds tests/unit/fuzz_NAME.c with the given sources
 # instrumented (whatever else they call comes from the plain build's core
