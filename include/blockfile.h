@@ -41,12 +41,15 @@ size_t blockfile_head_size(size_t len);
 uint32_t *blockfile_read_head(int fd, const struct dc_key *k, uint64_t b, size_t len, bool *bad);
 
 /* Reads bytes [from, to) of the len-byte block in fd into out, checking
- * every chunk they touch against crcs: whole chunks straight into out and
- * checked there, the partial ones at either end through a chunk on the
- * stack, so the bytes checked are the bytes handed out. False when a read
- * comes up short or a chunk does not match. */
+ * every chunk they touch against crcs, so the bytes checked are the bytes
+ * handed out. in_place: out is the caller's alone until this returns, so
+ * whole chunks may be read into it and checked there (a bad chunk then
+ * leaves its bytes in out). Otherwise each chunk goes through a buffer on
+ * the stack and reaches out only once checked: for a buffer others may be
+ * reading meanwhile. False when a read comes up short or a chunk does not
+ * match. */
 bool blockfile_read_checked(int fd, const uint32_t *crcs, size_t len, char *out, size_t from,
-                            size_t to);
+                            size_t to, bool in_place);
 
 /* Creates tmp (O_EXCL, mode 0600) in dir_fd and writes block b of k (len
  * bytes at data) into it, header first. With data page-aligned (a block

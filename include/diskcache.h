@@ -64,10 +64,16 @@ bool diskcache_key(struct dc_key *k, const char *id, const char *etag, uint64_t 
 bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b);
 
 /* Reads bytes [from, to) of block b (len bytes long) into out, checking
- * every chunk they touch; the bytes checked are the bytes handed out. 0, or
- * -ENOENT: not on disk, or bad (then deleted). */
+ * every chunk they touch; the bytes checked are the bytes handed out, and
+ * only checked bytes are ever written to out (others may be reading it: a
+ * block buffer). 0, or -ENOENT: not on disk, or bad (then deleted). */
 int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
                    size_t from, size_t to);
+/* The same into a buffer nobody else reads until this returns (a reply):
+ * whole chunks are checked in place, one copy fewer; after a failure out
+ * holds unchecked bytes, to be thrown away. */
+int diskcache_read_private(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
+                           char *out, size_t from, size_t to);
 
 /* Stores block b (len bytes at data), best effort. */
 void diskcache_store(struct diskcache *dc, const struct dc_key *k, uint64_t b, const char *data,

@@ -163,18 +163,19 @@ bad:
 }
 
 /* Reads bytes [from, to) of the len-byte block in fd into out, checking
- * every chunk they touch: whole chunks are read straight into out and
- * checked there, the partial ones at either end through a chunk on the
- * stack. So the bytes checked are the very bytes handed out. */
+ * every chunk they touch. With in_place, whole chunks are read straight into
+ * out and checked there; otherwise (and always for the partial ones at
+ * either end) through a chunk on the stack, checked, then copied. Either
+ * way the bytes checked are the very bytes handed out. */
 bool blockfile_read_checked(int fd, const uint32_t *crcs, size_t len, char *out, size_t from,
-                            size_t to)
+                            size_t to, bool in_place)
 {
     size_t hs = blockfile_head_size(len);
     for (size_t c = from / DISKCACHE_CHUNK; c < blockfile_chunks(to); c++) {
         size_t lo = c * DISKCACHE_CHUNK;
         size_t hi = lo + DISKCACHE_CHUNK < len ? lo + DISKCACHE_CHUNK : len;
         size_t a = lo > from ? lo : from, z = hi < to ? hi : to;
-        if (a == lo && z == hi) {
+        if (in_place && a == lo && z == hi) {
             char *at = out + (lo - from);
             if (pread_full(fd, at, hi - lo, (off_t)(hs + lo)) != 0 ||
                 crc32c(0, at, hi - lo) != crcs[c])
@@ -201,8 +202,14 @@ static int write_direct(int dir_fd, const char *tmp, const char *head, size_t hs
 {
     int fd =
         openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_DIRECT, 0600);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        /* A filesystem without O_DIRECT (ramfs; tmpfs before Linux 6.6)
+         * refuses it only after creating the file. */
+        int err = errno;
+        if (err == EINVAL)
+            unlinkat(dir_fd, tmp, 0);
+        return -err;
+    }
     size_t whole = len / BLOCKFILE_ALIGN * BLOCKFILE_ALIGN, rest = len - whole;
     char *tail = NULL;
     int rc = pwrite_full(fd, head, hs, 0);

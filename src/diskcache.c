@@ -394,8 +394,8 @@ bool diskcache_has(struct diskcache *dc, const struct dc_key *k, uint64_t b)
     return has;
 }
 
-int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
-                   size_t from, size_t to)
+static int read_block(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
+                      char *out, size_t from, size_t to, bool in_place)
 {
     if (from >= to || to > len || !diskcache_has(dc, k, b))
         return -ENOENT;
@@ -403,7 +403,7 @@ int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, siz
     int fd = open_block(dc, k, b, len, &crcs);
     if (fd < 0)
         return -ENOENT;
-    bool good = blockfile_read_checked(fd, crcs, len, out, from, to);
+    bool good = blockfile_read_checked(fd, crcs, len, out, from, to, in_place);
     free(crcs);
     if (good)
         touch(dc, k, b, fd);
@@ -415,6 +415,18 @@ int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, siz
     stats_inc(STATS_DISK_HITS);
     stats_add(STATS_DISK_BYTES, (int64_t)(to - from));
     return 0;
+}
+
+int diskcache_read(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len, char *out,
+                   size_t from, size_t to)
+{
+    return read_block(dc, k, b, len, out, from, to, false);
+}
+
+int diskcache_read_private(struct diskcache *dc, const struct dc_key *k, uint64_t b, size_t len,
+                           char *out, size_t from, size_t to)
+{
+    return read_block(dc, k, b, len, out, from, to, true);
 }
 
 /* Storing failed with err: pause it, say so once. */

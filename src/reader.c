@@ -602,7 +602,7 @@ ssize_t reader_read_disk(struct reader *r, char *buf, size_t size, uint64_t off)
     struct dc_key key = r->key;
     size_t len = ready ? disk_block_len(r, b) : 0;
     pthread_mutex_unlock(&p->lock);
-    if (!ready || diskcache_read(p->disk, &key, b, len, buf, from, from + size) != 0)
+    if (!ready || diskcache_read_private(p->disk, &key, b, len, buf, from, from + size) != 0)
         return 0;
     pthread_mutex_lock(&p->lock);
     track_sequence(r, off, size);

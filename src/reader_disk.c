@@ -55,6 +55,9 @@ int disk_load(struct reader *r, uint64_t b, char *dst, size_t from, size_t upto,
     if (!ready || from >= len)
         return -ENOENT;
     size_t to = extend || upto > len ? len : upto;
+    /* dst is a block buffer: readers of an earlier window of it may still
+     * be copying, so only checked bytes may land there (diskcache_read,
+     * not _private). */
     int rc = diskcache_read(p->disk, &key, b, len, dst + from, from, to);
     if (rc)
         return rc;

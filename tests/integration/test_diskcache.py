@@ -802,12 +802,14 @@ def test_empty_cache_dir_is_refused(wemu, mount_factory):
 # -- 6-8. a bad disk costs one warning, never a read ---------------------------------------------
 
 @contextlib.contextmanager
-def _tmpfs(path, size):
+def _tmpfs(path, size, fstype="tmpfs"):
+    """A tmpfs of size at path (or a ramfs: no size, no O_DIRECT)."""
     os.makedirs(path)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs",
-                        str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    opts = "mode=0700" if fstype == "ramfs" else "size=%s,mode=0700" % size
+    r = subprocess.run(["mount", "-t", fstype, "-o", opts, fstype, str(path)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: %s" % r.stdout.decode(errors="replace"))
+        pytest.skip("cannot mount a %s here: %s" % (fstype, r.stdout.decode(errors="replace")))
     try:
         yield path
     finally:
@@ -871,6 +873,30 @@ def test_full_disk_degrades_with_one_warning(wemu, mount_factory, tmp_path, how)
                 except AssertionError:
                     pass
             assert ok, "%s (%d bytes) holds no block %d of either object" % (path, fsize, index)
+
+
+def test_cache_dir_without_o_direct_stores_every_block(wemu, mount_factory, tmp_path):
+    """Blocks are written with O_DIRECT where the file system takes it; a
+    ramfs does not (it creates the file, then refuses): blocks are written
+    the ordinary way instead, every one, with no warning and no temporary
+    file left, and the next mount reads them with one request."""
+    emu = wemu
+    with _tmpfs(tmp_path / "ram", None, fstype="ramfs") as cache:
+        nb = _nblocks(SIZES[0])
+        m = mount_factory(emu, *_opts(cache))
+        try:
+            _assert_read_exact(m, emu, 0, "with cache_dir on a ramfs")
+            _wait_stored(m, nb, emu=emu)
+        finally:
+            m.stop()  # before the ramfs goes: the daemon holds DIR/lock
+        assert not _warnings(m), m.stderr()
+        assert not _tmp_files(cache), "temporary files left: %r" % _tmp_files(cache)
+        assert len(_blocks(cache)[0]) == nb, _blocks(cache)
+        emu.reset()
+        m2 = mount_factory(emu, *_opts(cache))
+        _assert_read_exact(m2, emu, 0, "after the remount, from the ramfs")
+        assert emu.stats()["store"]["requests"] <= 1, emu.stats()["store"]
+        m2.stop()
 
 
 @pytest.mark.parametrize("where", ["ro-root", "ro-missing-subdir"])

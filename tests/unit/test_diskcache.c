@@ -363,6 +363,35 @@ static void test_damage_after_the_file_was_opened(void **state)
     diskcache_close(&dc);
 }
 
+/* A block buffer may have readers copying from it while a load from disk
+ * fills it (an earlier window of the same block): a chunk that fails its
+ * check must never have been written there, not even for a moment. Only
+ * a reply buffer (diskcache_read_private) is checked in place. */
+static void test_a_bad_chunk_never_reaches_a_shared_buffer(void **state)
+{
+    struct diskcache *dc = open_dc(MAX_3);
+    struct dc_key k;
+    key(&k, "\"e1\"");
+    char *got = malloc(BS);
+    diskcache_store(dc, &k, 3, blk, BS);
+    /* Chunk 2 changes on disk after the header was checked. */
+    set_byte(&k, 3, 4096 + 2 * DISKCACHE_CHUNK + 7, (char)~blk[2 * DISKCACHE_CHUNK + 7]);
+    memcpy(got, blk, BS); /* what the readers of the buffer see now */
+    assert_int_equal(diskcache_read(dc, &k, 3, BS, got, 0, BS), -ENOENT);
+    assert_memory_equal(got + 2 * DISKCACHE_CHUNK, blk + 2 * DISKCACHE_CHUNK, DISKCACHE_CHUNK);
+    assert_false(diskcache_has(dc, &k, 3));
+    /* The in-place read still never reports a bad chunk as read. */
+    diskcache_store(dc, &k, 3, blk, BS);
+    set_byte(&k, 3, 4096 + 2 * DISKCACHE_CHUNK + 7, (char)~blk[2 * DISKCACHE_CHUNK + 7]);
+    assert_int_equal(diskcache_read_private(dc, &k, 3, BS, got, 0, BS), -ENOENT);
+    diskcache_store(dc, &k, 3, blk, BS);
+    memset(got, 0, BS);
+    assert_int_equal(diskcache_read_private(dc, &k, 3, BS, got, 0, BS), 0);
+    assert_memory_equal(got, blk, BS);
+    free(got);
+    diskcache_close(&dc);
+}
+
 struct racer {
     struct diskcache *dc;
     struct dc_key k;
@@ -546,6 +575,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_keep_versions_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_is_never_served, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_after_the_file_was_opened, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_bad_chunk_never_reaches_a_shared_buffer, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_threads_storing_a_new_object_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_span_checks_only_its_chunks_but_all_of_them, setup,
                                         teardown),
